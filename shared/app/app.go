@@ -1,0 +1,148 @@
+// Package app is the composition root: it turns a Config into the wired
+// services, the router table, and the HTTP handler that both the Lambdas and
+// the local server serve. Local and AWS differ only in the Config.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/framebroker/framebroker/shared/asset"
+	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/blob/s3blob"
+	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/identity"
+	"github.com/framebroker/framebroker/shared/media"
+	"github.com/framebroker/framebroker/shared/tenancy"
+)
+
+// HealthFunction is the Lambda serving /healthz.
+const HealthFunction = "health"
+
+// App holds the process-wide dependencies.
+type App struct {
+	Config   config.Config
+	Pool     *pgxpool.Pool
+	Blob     *s3blob.Store
+	Identity *identity.Service
+	routes   []guard.Route
+	handler  http.Handler
+}
+
+// New wires every dependency from cfg.
+func New(ctx context.Context, cfg config.Config) (*App, error) {
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	store, err := s3blob.New(ctx, s3blob.Config{
+		Bucket: cfg.MediaBucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	a, err := NewWith(cfg, pool, store, media.FFprobe{})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// NewWith wires the services on already-open dependencies (tests use it to
+// point at a per-test database).
+func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober asset.Prober) (*App, error) {
+	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool)}
+	users := func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error) {
+		return a.Identity.UserIDByEmail(ctx, tx, email)
+	}
+	var bs blob.Store = store
+	a.routes = concat(
+		[]guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: a.health, Function: HealthFunction}},
+		a.Identity.Routes(),
+		tenancy.NewService(pool, users).Routes(),
+		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
+	)
+	h, err := a.FunctionHandler("")
+	if err != nil {
+		return nil, err
+	}
+	a.handler = h
+	return a, nil
+}
+
+func concat(groups ...[]guard.Route) []guard.Route {
+	var out []guard.Route
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// Routes is the router table: every route of the API with its guard policy.
+func (a *App) Routes() []guard.Route { return a.routes }
+
+// Functions lists the Lambda functions the table's routes are served by.
+func (a *App) Functions() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range a.routes {
+		if !seen[r.Function] {
+			seen[r.Function] = true
+			out = append(out, r.Function)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Handler serves every route of the API (the local server).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// FunctionHandler serves the routes of one Lambda function ("" for all).
+func (a *App) FunctionHandler(function string) (http.Handler, error) {
+	var rs []guard.Route
+	for _, r := range a.routes {
+		if function == "" || r.Function == function {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("app: no routes for function %q", function)
+	}
+	mux, err := guard.NewMux(rs, a.Identity, a.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return httpx.Middleware(mux), nil
+}
+
+func (a *App) health(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	httpx.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// Close releases the pool.
+func (a *App) Close() { a.Pool.Close() }
+
+// SetupLogging installs the JSON slog handler (with request ids) as default.
+func SetupLogging(level string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(httpx.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})}))
+}

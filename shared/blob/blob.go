@@ -1,0 +1,44 @@
+// Package blob is the object-store port the domain uses: presigned URLs for
+// clients and workers, and streaming reads for the server's own checks. The
+// S3 adapter lives in blob/s3blob; the domain never imports the AWS SDK.
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound is returned when an object does not exist.
+var ErrNotFound = errors.New("blob: object not found")
+
+// MaxTTL bounds every presigned URL (T-04).
+const MaxTTL = time.Hour
+
+// Info describes a stored object.
+type Info struct {
+	Size        int64
+	ContentType string
+}
+
+// Store is an object store.
+type Store interface {
+	// PresignPut returns a URL that accepts one PUT of exactly size bytes
+	// with the given content type, valid for ttl (≤ MaxTTL).
+	PresignPut(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (string, error)
+	// PresignGet returns a URL that reads the object, valid for ttl (≤ MaxTTL).
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// Open streams the object.
+	Open(ctx context.Context, key string) (io.ReadCloser, Info, error)
+	// Delete removes the object; deleting a missing object is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// CheckTTL refuses a TTL outside (0, MaxTTL].
+func CheckTTL(ttl time.Duration) error {
+	if ttl <= 0 || ttl > MaxTTL {
+		return errors.New("blob: presigned URL ttl must be in (0, 1h]")
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+// Package config reads Framebroker's runtime configuration from the
+// environment. The same variables configure a Lambda in AWS and the local
+// stack; only their values differ.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config is everything a Framebroker process needs to wire its dependencies.
+type Config struct {
+	// DatabaseURL is the DSN of the application role (no BYPASSRLS).
+	DatabaseURL string
+	// OwnerDatabaseURL is the DSN of the role that owns the schema and runs
+	// migrations. Empty in request-serving Lambdas.
+	OwnerDatabaseURL string
+
+	// S3Endpoint overrides the S3 endpoint (versitygw locally); empty in AWS.
+	S3Endpoint string
+	// S3Region is the bucket region.
+	S3Region string
+	// S3AccessKey and S3SecretKey are static credentials for the local S3
+	// server; empty in AWS, where the Lambda role is used.
+	S3AccessKey string
+	S3SecretKey string
+	// MediaBucket holds uploaded assets and encode outputs.
+	MediaBucket string
+
+	// UploadTTL bounds presigned upload URLs (at most one hour).
+	UploadTTL time.Duration
+
+	// Addr is the local HTTP listen address (FRAMEBROKER_ADDR).
+	Addr string
+	// LogLevel is the slog level name (debug, info, warn, error).
+	LogLevel string
+}
+
+// Env variable names, shared by the local stack (which writes them) and the
+// processes that read them.
+const (
+	EnvDatabaseURL      = "FRAMEBROKER_DATABASE_URL"
+	EnvOwnerDatabaseURL = "FRAMEBROKER_OWNER_DATABASE_URL"
+	EnvAdminDatabaseURL = "FRAMEBROKER_ADMIN_DATABASE_URL"
+	EnvS3Endpoint       = "FRAMEBROKER_S3_ENDPOINT"
+	EnvS3Region         = "FRAMEBROKER_S3_REGION"
+	EnvS3AccessKey      = "FRAMEBROKER_S3_ACCESS_KEY"
+	EnvS3SecretKey      = "FRAMEBROKER_S3_SECRET_KEY"
+	EnvMediaBucket      = "FRAMEBROKER_MEDIA_BUCKET"
+	EnvUploadTTL        = "FRAMEBROKER_UPLOAD_TTL"
+	EnvAddr             = "FRAMEBROKER_ADDR"
+	EnvLogLevel         = "FRAMEBROKER_LOG_LEVEL"
+)
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) {
+	return FromLookup(os.LookupEnv)
+}
+
+// FromLookup reads the configuration through lookup, so tests can supply a map.
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		DatabaseURL:      get(EnvDatabaseURL, ""),
+		OwnerDatabaseURL: get(EnvOwnerDatabaseURL, ""),
+		S3Endpoint:       get(EnvS3Endpoint, ""),
+		S3Region:         get(EnvS3Region, "us-east-1"),
+		S3AccessKey:      get(EnvS3AccessKey, ""),
+		S3SecretKey:      get(EnvS3SecretKey, ""),
+		MediaBucket:      get(EnvMediaBucket, ""),
+		Addr:             get(EnvAddr, "127.0.0.1:8080"),
+		LogLevel:         get(EnvLogLevel, "info"),
+		UploadTTL:        15 * time.Minute,
+	}
+	if v := get(EnvUploadTTL, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", EnvUploadTTL, err)
+		}
+		c.UploadTTL = d
+	}
+	if c.UploadTTL <= 0 || c.UploadTTL > time.Hour {
+		return Config{}, fmt.Errorf("config: %s must be in (0, 1h], got %s", EnvUploadTTL, c.UploadTTL)
+	}
+	if c.DatabaseURL == "" {
+		return Config{}, fmt.Errorf("config: %s is required", EnvDatabaseURL)
+	}
+	if c.MediaBucket == "" {
+		return Config{}, fmt.Errorf("config: %s is required", EnvMediaBucket)
+	}
+	return c, nil
+}
+
+// Environ renders the configuration as KEY=VALUE lines, the inverse of
+// FromEnv; the local stack writes it to .local/<name>/env.
+func (c Config) Environ() []string {
+	return []string{
+		EnvDatabaseURL + "=" + c.DatabaseURL,
+		EnvOwnerDatabaseURL + "=" + c.OwnerDatabaseURL,
+		EnvS3Endpoint + "=" + c.S3Endpoint,
+		EnvS3Region + "=" + c.S3Region,
+		EnvS3AccessKey + "=" + c.S3AccessKey,
+		EnvS3SecretKey + "=" + c.S3SecretKey,
+		EnvMediaBucket + "=" + c.MediaBucket,
+		EnvUploadTTL + "=" + c.UploadTTL.String(),
+		EnvAddr + "=" + c.Addr,
+		EnvLogLevel + "=" + c.LogLevel,
+	}
+}

@@ -1,0 +1,384 @@
+package guard
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// Level is what a Policy requires of the caller.
+type Level uint8
+
+// Policy levels. The zero Level is "no policy", which the table refuses.
+const (
+	levelUnset Level = iota
+	LevelPublic
+	LevelAuthenticated
+	LevelMember
+)
+
+// Policy is a route's guard.
+type Policy struct {
+	Level   Level
+	MinRole Role // for LevelMember
+}
+
+// Public routes need no credentials (health, signup, login, provenance).
+func Public() Policy { return Policy{Level: LevelPublic} }
+
+// Authenticated routes need a valid session but no workspace.
+func Authenticated() Policy { return Policy{Level: LevelAuthenticated} }
+
+// Member routes need a session whose user is a member of {ws} with at least
+// role min; every other path parameter must name a row of {ws}.
+func Member(min Role) Policy { return Policy{Level: LevelMember, MinRole: min} }
+
+func (p Policy) String() string {
+	switch p.Level {
+	case LevelPublic:
+		return "public"
+	case LevelAuthenticated:
+		return "authenticated"
+	case LevelMember:
+		return "member:" + p.MinRole.String()
+	}
+	return "unset"
+}
+
+// Access is what a guarded handler receives: who is calling and, for member
+// routes, the workspace, their role, the already-checked path resources, and
+// the transaction (scoped to the workspace by row-level security) in which
+// the checks ran. The guard commits it after the handler returns nil and
+// rolls it back otherwise.
+type Access struct {
+	Principal Principal
+	Workspace id.WorkspaceID
+	Role      Role
+	Tx        pgx.Tx
+	ids       map[string]uuid.UUID
+}
+
+// Project is the {project} of the path.
+func (a *Access) Project() id.ProjectID { return id.FromUUID[id.ProjectID](a.ids["project"]) }
+
+// Shot is the {shot} of the path.
+func (a *Access) Shot() id.ShotID { return id.FromUUID[id.ShotID](a.ids["shot"]) }
+
+// Release is the {release} of the path.
+func (a *Access) Release() id.ReleaseID { return id.FromUUID[id.ReleaseID](a.ids["release"]) }
+
+// Asset is the {asset} of the path.
+func (a *Access) Asset() id.AssetID { return id.FromUUID[id.AssetID](a.ids["asset"]) }
+
+// Member is the {user} of the path: a member of the workspace.
+func (a *Access) Member() id.UserID { return id.FromUUID[id.UserID](a.ids["user"]) }
+
+// HandlerFunc handles a guarded request. a is nil on public routes. An
+// error is answered as problem+json; nothing the handler wrote is sent then.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, a *Access) error
+
+// Route is one row of the router table.
+type Route struct {
+	Method  string // GET, POST, …
+	Pattern string // Go ServeMux path pattern, e.g. /v1/workspaces/{ws}/projects/{project}
+	Policy  Policy
+	Handler HandlerFunc
+	// Function is the Lambda that serves the route in AWS.
+	Function string
+	// Example is a valid JSON request body, for docs, sample events and the
+	// IDOR suite (which sends it so a refusal cannot come from validation).
+	Example string
+	// Stream routes write their reply directly (no buffering) and get no
+	// surrounding transaction: for long or large responses.
+	Stream bool
+}
+
+// Params returns the names of the path parameters in the route's pattern.
+func (rt Route) Params() []string {
+	var out []string
+	for _, m := range paramRE.FindAllStringSubmatch(rt.Pattern, -1) {
+		out = append(out, strings.TrimSuffix(m[1], "..."))
+	}
+	return out
+}
+
+var paramRE = regexp.MustCompile(`\{([^}]+)\}`)
+
+// Authenticator turns a bearer token into a Principal; it returns an error of
+// kind problem.Unauthenticated for a bad, expired or revoked token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (Principal, error)
+}
+
+// Validate checks one route: it has a policy and a handler, a member route
+// names {ws}, every other parameter is a known resource, and routes without
+// {ws} are not member routes.
+func (rt Route) Validate() error {
+	if rt.Policy.Level == levelUnset {
+		return fmt.Errorf("route %s %s declares no guard policy", rt.Method, rt.Pattern)
+	}
+	if rt.Handler == nil {
+		return fmt.Errorf("route %s %s has no handler", rt.Method, rt.Pattern)
+	}
+	hasWS := false
+	for _, p := range rt.Params() {
+		if p == WorkspaceParam {
+			hasWS = true
+			continue
+		}
+		if _, ok := resources[p]; !ok && rt.Policy.Level == LevelMember {
+			return fmt.Errorf("route %s %s: path parameter {%s} is not a guarded resource (add it to guard.resources)", rt.Method, rt.Pattern, p)
+		}
+	}
+	if hasWS && rt.Policy.Level != LevelMember {
+		return fmt.Errorf("route %s %s names {ws} but its policy is %s, not a member policy", rt.Method, rt.Pattern, rt.Policy)
+	}
+	if rt.Policy.Level == LevelMember && !hasWS {
+		return fmt.Errorf("route %s %s has a member policy but no {ws}", rt.Method, rt.Pattern)
+	}
+	if rt.Policy.Level == LevelMember && rt.Policy.MinRole == RoleNone {
+		return fmt.Errorf("route %s %s: member policy without a minimum role", rt.Method, rt.Pattern)
+	}
+	return nil
+}
+
+// NewMux builds the handler serving routes. It fails if any route is
+// invalid (see Route.Validate) or two routes collide. Unknown paths and
+// methods are answered with problem+json 404 and 405.
+func NewMux(routes []Route, authn Authenticator, pool *pgxpool.Pool) (http.Handler, error) {
+	mux := http.NewServeMux()
+	allow := map[string][]string{}
+	for _, rt := range routes {
+		if err := rt.Validate(); err != nil {
+			return nil, err
+		}
+		g := &guarded{route: rt, authn: authn, pool: pool}
+		if rt.Policy.Level == LevelMember {
+			g.prepare()
+		}
+		if err := register(mux, rt.Method+" "+rt.Pattern, g); err != nil {
+			return nil, err
+		}
+		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
+	}
+	for pattern, methods := range allow {
+		sort.Strings(methods)
+		a := strings.Join(methods, ", ")
+		if err := register(mux, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", a)
+			problem.Write(w, r, problem.E("guard", problem.MethodNotAllowed, "allowed: "+a))
+		})); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := allow["/"]; !ok {
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			problem.Write(w, r, notFound)
+		})
+	}
+	return mux, nil
+}
+
+func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("guard: %v", v)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}
+
+// notFound is the one answer for a missing resource and for a resource of
+// another workspace: the same kind and the same detail, so a reply reveals
+// nothing about what exists elsewhere.
+var notFound = problem.E("guard", problem.NotFound, "no such resource")
+
+// NotFound returns the error handlers use for a resource they cannot find,
+// identical to the guard's own.
+func NotFound() error { return notFound }
+
+type guarded struct {
+	route  Route
+	authn  Authenticator
+	pool   *pgxpool.Pool
+	params []string // resource params, in order
+	query  string   // membership + existence check
+}
+
+// prepare builds the single query that checks membership and, for each
+// resource parameter, that the row exists in the workspace. $1 is the
+// workspace, $2 the user, $3… the resources.
+func (g *guarded) prepare() {
+	var b strings.Builder
+	b.WriteString(`SELECT (SELECT role FROM members WHERE workspace_id = $1 AND user_id = $2)`)
+	for _, p := range g.route.Params() {
+		if p == WorkspaceParam {
+			continue
+		}
+		res := resources[p]
+		g.params = append(g.params, p)
+		fmt.Fprintf(&b, `, EXISTS (SELECT 1 FROM %s WHERE %s = $%d AND workspace_id = $1)`,
+			pgx.Identifier{res.table}.Sanitize(), pgx.Identifier{res.column}.Sanitize(), len(g.params)+2)
+	}
+	g.query = b.String()
+}
+
+func (g *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := g.serve(w, r); err != nil {
+		problem.Write(w, r, err)
+	}
+}
+
+func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
+	const op = "guard"
+	if g.route.Policy.Level == LevelPublic {
+		return g.route.Handler(w, r, nil)
+	}
+	token, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker"`)
+		return problem.E(op, problem.Unauthenticated, "send Authorization: Bearer <session token>")
+	}
+	p, err := g.authn.Authenticate(r.Context(), token)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker", error="invalid_token"`)
+		return err
+	}
+	a := &Access{Principal: p}
+	if g.route.Policy.Level == LevelAuthenticated {
+		return g.route.Handler(w, r, a)
+	}
+
+	ws, err := parse[id.WorkspaceID](r.PathValue(WorkspaceParam))
+	if err != nil {
+		return notFound
+	}
+	a.Workspace = id.FromUUID[id.WorkspaceID](ws)
+	args := []any{ws, p.User}
+	a.ids = make(map[string]uuid.UUID, len(g.params))
+	for _, name := range g.params {
+		u, err := resources[name].parse(r.PathValue(name))
+		if err != nil {
+			return notFound
+		}
+		a.ids[name] = u
+		args = append(args, u)
+	}
+
+	opts := pgx.TxOptions{}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	if g.route.Stream {
+		// Check in a short transaction of its own; the handler opens its own.
+		opts.AccessMode = pgx.ReadOnly
+	}
+	tx, err := g.pool.BeginTx(r.Context(), opts)
+	if err != nil {
+		return problem.Wrap(op, problem.Unavailable, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(r.Context()))
+	if err := g.check(r.Context(), tx, a, args); err != nil {
+		return err
+	}
+	if g.route.Stream {
+		if err := tx.Commit(r.Context()); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		return g.route.Handler(w, r, a)
+	}
+	a.Tx = tx
+	buf := &bufferedWriter{header: w.Header()}
+	if err := g.route.Handler(buf, r, a); err != nil {
+		return err
+	}
+	if err := tx.Commit(r.Context()); err != nil {
+		return problem.Wrap(op, problem.Internal, fmt.Errorf("commit: %w", err))
+	}
+	buf.flush(w)
+	return nil
+}
+
+// check scopes tx to the workspace and runs the membership and resource
+// query, in one round trip.
+func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any) error {
+	const op = "guard"
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT set_config('app.workspace_id', $1, true)`, a.Workspace.UUID().String())
+	var role *string
+	exists := make([]bool, len(g.params))
+	dest := []any{&role}
+	for i := range exists {
+		dest = append(dest, &exists[i])
+	}
+	batch.Queue(g.query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return problem.Wrap(op, problem.Internal, fmt.Errorf("check: %w", err))
+	}
+	if role == nil {
+		return notFound
+	}
+	for _, ok := range exists {
+		if !ok {
+			return notFound
+		}
+	}
+	r, err := ParseRole(*role)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	a.Role = r
+	if r < g.route.Policy.MinRole {
+		return problem.E(op, problem.Forbidden, fmt.Sprintf("this needs the %s role or higher; you are %s", g.route.Policy.MinRole, r))
+	}
+	return nil
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// bufferedWriter holds a handler's reply until its transaction commits.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferedWriter) flush(w http.ResponseWriter) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
+}

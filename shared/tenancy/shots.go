@@ -1,0 +1,114 @@
+package tenancy
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+func (s *Service) shotRoutes() []guard.Route {
+	return []guard.Route{
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Editor), Handler: s.createShot, Example: `{"name":"SH010","description":"Opening crane"}`},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Viewer), Handler: s.listShots},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Viewer), Handler: s.getShot},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.updateShot, Example: `{"description":"Opening crane, v2"}`},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.deleteShot},
+	}
+}
+
+const shotCols = `id, workspace_id, project_id, name, description, created_at, updated_at`
+
+func scanShot(row pgx.Row) (Shot, error) {
+	var s Shot
+	err := row.Scan(&s.ID, &s.Workspace, &s.Project, &s.Name, &s.Description, &s.CreatedAt, &s.UpdatedAt)
+	return s, err
+}
+
+func (s *Service) createShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.CreateShot"
+	var in namedInput
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	n, d, err := in.validate(op, true)
+	if err != nil {
+		return err
+	}
+	sh, err := scanShot(a.Tx.QueryRow(r.Context(),
+		`INSERT INTO shots (id, workspace_id, project_id, name, description) VALUES ($1, $2, $3, $4, coalesce($5, '')) RETURNING `+shotCols,
+		id.New[id.ShotID](), a.Workspace, a.Project(), *n, d))
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	httpx.JSON(w, http.StatusCreated, sh)
+	return nil
+}
+
+func (s *Service) listShots(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.ListShots"
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	rows, err := a.Tx.Query(r.Context(), `SELECT `+shotCols+` FROM shots WHERE workspace_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
+		a.Workspace, a.Project(), p.After, p.Limit+1)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Shot, error) { return scanShot(row) })
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(s Shot) uuid.UUID { return s.ID.UUID() }))
+	return nil
+}
+
+func (s *Service) getShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	sh, err := scanShot(a.Tx.QueryRow(r.Context(), `SELECT `+shotCols+` FROM shots WHERE id = $1 AND workspace_id = $2`, a.Shot(), a.Workspace))
+	if err != nil {
+		return notFoundOr("tenancy.GetShot", err)
+	}
+	httpx.JSON(w, http.StatusOK, sh)
+	return nil
+}
+
+func (s *Service) updateShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.UpdateShot"
+	var in namedInput
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	n, d, err := in.validate(op, false)
+	if err != nil {
+		return err
+	}
+	sh, err := scanShot(a.Tx.QueryRow(r.Context(), `UPDATE shots SET name = coalesce($3, name), description = coalesce($4, description), updated_at = now()
+		WHERE id = $1 AND workspace_id = $2 RETURNING `+shotCols, a.Shot(), a.Workspace, n, d))
+	if err != nil {
+		return notFoundOr(op, err)
+	}
+	httpx.JSON(w, http.StatusOK, sh)
+	return nil
+}
+
+func (s *Service) deleteShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.DeleteShot"
+	var inRelease bool
+	if err := a.Tx.QueryRow(r.Context(), `SELECT EXISTS (SELECT 1 FROM release_shots WHERE shot_id = $1)`, a.Shot()).Scan(&inRelease); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if inRelease {
+		return problem.E(op, problem.Conflict, "this shot is part of a release; remove it from the release first")
+	}
+	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM shots WHERE id = $1 AND workspace_id = $2`, a.Shot(), a.Workspace); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,119 @@
+package tenancy
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// Workspace is a tenant.
+type Workspace struct {
+	ID        id.WorkspaceID `json:"id"`
+	Name      string         `json:"name"`
+	Role      guard.Role     `json:"role"` // the caller's role
+	CreatedAt time.Time      `json:"created_at"`
+}
+
+func (s *Service) workspaceRoutes() []guard.Route {
+	return []guard.Route{
+		{Method: "POST", Pattern: "/v1/workspaces", Policy: guard.Authenticated(), Handler: s.createWorkspace, Example: `{"name":"Studio A"}`},
+		{Method: "GET", Pattern: "/v1/workspaces", Policy: guard.Authenticated(), Handler: s.listWorkspaces},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Viewer), Handler: s.getWorkspace},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Admin), Handler: s.updateWorkspace, Example: `{"name":"Studio B"}`},
+	}
+}
+
+func (s *Service) createWorkspace(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.CreateWorkspace"
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	n, err := name(op, "name", in.Name)
+	if err != nil {
+		return err
+	}
+	ws := Workspace{ID: id.New[id.WorkspaceID](), Name: n, Role: guard.Owner}
+	err = db.InWorkspace(r.Context(), s.pool, ws.ID.UUID().String(), func(tx pgx.Tx) error {
+		if err := tx.QueryRow(r.Context(), `INSERT INTO workspaces (id, name, created_by) VALUES ($1, $2, $3) RETURNING created_at`,
+			ws.ID, n, a.Principal.User).Scan(&ws.CreatedAt); err != nil {
+			return err
+		}
+		_, err := tx.Exec(r.Context(), `INSERT INTO members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws.ID, a.Principal.User)
+		return err
+	})
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	httpx.JSON(w, http.StatusCreated, ws)
+	return nil
+}
+
+func (s *Service) listWorkspaces(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.ListWorkspaces"
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	rows, err := s.pool.Query(r.Context(),
+		`SELECT id, name, role, created_at FROM user_workspaces($1) WHERE id > $2 ORDER BY id LIMIT $3`,
+		a.Principal.User, p.After, p.Limit+1)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Workspace, error) {
+		var ws Workspace
+		var role string
+		if err := row.Scan(&ws.ID, &ws.Name, &role, &ws.CreatedAt); err != nil {
+			return ws, err
+		}
+		ws.Role, err = guard.ParseRole(role)
+		return ws, err
+	})
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(ws Workspace) uuid.UUID { return ws.ID.UUID() }))
+	return nil
+}
+
+func (s *Service) getWorkspace(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	ws := Workspace{ID: a.Workspace, Role: a.Role}
+	if err := a.Tx.QueryRow(r.Context(), `SELECT name, created_at FROM workspaces WHERE id = $1`, a.Workspace).
+		Scan(&ws.Name, &ws.CreatedAt); err != nil {
+		return notFoundOr("tenancy.GetWorkspace", err)
+	}
+	httpx.JSON(w, http.StatusOK, ws)
+	return nil
+}
+
+func (s *Service) updateWorkspace(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "tenancy.UpdateWorkspace"
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	n, err := name(op, "name", in.Name)
+	if err != nil {
+		return err
+	}
+	ws := Workspace{ID: a.Workspace, Role: a.Role}
+	if err := a.Tx.QueryRow(r.Context(), `UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1 RETURNING name, created_at`,
+		a.Workspace, n).Scan(&ws.Name, &ws.CreatedAt); err != nil {
+		return notFoundOr(op, err)
+	}
+	httpx.JSON(w, http.StatusOK, ws)
+	return nil
+}
