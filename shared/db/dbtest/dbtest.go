@@ -86,6 +86,11 @@ func New(t testing.TB) *DB {
 	d := &DB{Name: name}
 	d.AppDSN = withDB(t, os.Getenv(config.EnvDatabaseURL), name, "")
 	d.OwnerDSN = withDB(t, os.Getenv(config.EnvDatabaseURL), name, "framebroker_owner")
+	// The template is migrated when the stack starts; apply whatever was
+	// added since (cheap when nothing is new).
+	if err := db.Migrate(ctx, d.OwnerDSN); err != nil {
+		t.Fatalf("dbtest: migrate: %v", err)
+	}
 	if d.App, err = db.Open(ctx, d.AppDSN); err != nil {
 		t.Fatal(err)
 	}
