@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	"github.com/framebroker/framebroker/shared/app"
@@ -32,6 +33,10 @@ type Env struct {
 func New(t testing.TB) *Env {
 	t.Helper()
 	dbtest.RequireStack(t, config.EnvS3Endpoint)
+	if os.Getenv("FRAMEBROKER_TEST_LOG") == "" {
+		// Request lines are noise in test output; errors still show.
+		app.SetupLogging("warn")
+	}
 	d := dbtest.New(t)
 	cfg, err := config.FromEnv()
 	if err != nil {
