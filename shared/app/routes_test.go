@@ -51,6 +51,11 @@ func TestEveryRouteDeclaresAGuard(t *testing.T) {
 			if r.Method != http.MethodGet && r.Policy.MinRole < guard.Editor {
 				t.Errorf("%s writes but admits viewers", key)
 			}
+		case guard.LevelInternal:
+			// Secret-authenticated, not public: but only under /internal/.
+			if !strings.HasPrefix(r.Pattern, "/internal/") {
+				t.Errorf("%s has an internal (shared-secret) policy outside /internal/", key)
+			}
 		}
 		if strings.Contains(r.Pattern, "{ws}") && r.Policy.Level != guard.LevelMember {
 			t.Errorf("%s names a workspace but is not member-guarded", key)

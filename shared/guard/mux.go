@@ -3,6 +3,8 @@ package guard
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -26,12 +28,24 @@ const (
 	LevelPublic
 	LevelAuthenticated
 	LevelMember
+	// LevelInternal routes are called by the platform (EventBridge crons,
+	// admin tooling), not by users: the caller proves itself with a shared
+	// secret in a header, compared in constant time (T-09).
+	LevelInternal
 )
 
 // Policy is a route's guard.
 type Policy struct {
 	Level   Level
 	MinRole Role // for LevelMember
+
+	// For LevelInternal: the header that carries the secret, and the
+	// SHA-256 of the secret (hashing gives both sides the same length, so
+	// the comparison leaks neither content nor length). hasSecret is false
+	// when no secret is configured: every call is then refused.
+	secretHeader string
+	secretSum    [32]byte
+	hasSecret    bool
 }
 
 // Public routes need no credentials (health, signup, login, provenance).
@@ -44,6 +58,27 @@ func Authenticated() Policy { return Policy{Level: LevelAuthenticated} }
 // role min; every other path parameter must name a row of {ws}.
 func Member(min Role) Policy { return Policy{Level: LevelMember, MinRole: min} }
 
+// Internal routes need header to carry exactly secret, compared in constant
+// time; a missing or wrong secret is answered 401 and the handler does not
+// run. An empty secret refuses every call (fail closed), so a deployment that
+// forgot to configure it exposes nothing. They may not name {ws}; the handler
+// gets a nil Access and runs without a transaction.
+func Internal(header string, secret []byte) Policy {
+	p := Policy{Level: LevelInternal, secretHeader: header, hasSecret: len(secret) > 0}
+	if p.hasSecret {
+		p.secretSum = sha256.Sum256(secret)
+	}
+	return p
+}
+
+// allows reports whether r carries the internal policy's secret.
+func (p Policy) allows(r *http.Request) bool {
+	got := r.Header.Get(p.secretHeader)
+	sum := sha256.Sum256([]byte(got))
+	ok := subtle.ConstantTimeCompare(sum[:], p.secretSum[:]) == 1
+	return ok && p.hasSecret && got != ""
+}
+
 func (p Policy) String() string {
 	switch p.Level {
 	case LevelPublic:
@@ -52,6 +87,8 @@ func (p Policy) String() string {
 		return "authenticated"
 	case LevelMember:
 		return "member:" + p.MinRole.String()
+	case LevelInternal:
+		return "internal"
 	}
 	return "unset"
 }
@@ -146,6 +183,9 @@ func (rt Route) Validate() error {
 	}
 	if rt.Policy.Level == LevelMember && !hasWS {
 		return fmt.Errorf("route %s %s has a member policy but no {ws}", rt.Method, rt.Pattern)
+	}
+	if rt.Policy.Level == LevelInternal && rt.Policy.secretHeader == "" {
+		return fmt.Errorf("route %s %s: internal policy without a secret header", rt.Method, rt.Pattern)
 	}
 	if rt.Policy.Level == LevelMember && rt.Policy.MinRole == RoleNone {
 		return fmt.Errorf("route %s %s: member policy without a minimum role", rt.Method, rt.Pattern)
@@ -244,6 +284,12 @@ func (g *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 	const op = "guard"
 	if g.route.Policy.Level == LevelPublic {
+		return g.route.Handler(w, r, nil)
+	}
+	if g.route.Policy.Level == LevelInternal {
+		if !g.route.Policy.allows(r) {
+			return problem.E(op, problem.Unauthenticated, "send the "+g.route.Policy.secretHeader+" header")
+		}
 		return g.route.Handler(w, r, nil)
 	}
 	token, ok := bearer(r)
