@@ -129,7 +129,9 @@ func Definition(scope constructs.Construct, p Props) sfn.IChainable {
 		SecurityGroups: p.SecurityGroups,
 		Subnets:        p.Subnets,
 		TaskTimeout:    sfn.Timeout_Duration(awscdk.Duration_Minutes(jsii.Number(EncodeTimeoutMinutes))),
-		ResultPath:     sfn.JsonPath_DISCARD(),
+		// The task description names the image digest that ran (T-05).
+		ResultSelector: &map[string]any{"imageDigest.$": "$.Containers[0].ImageDigest"},
+		ResultPath:     jsii.String("$.encode"),
 	})
 	// Throttled RunTask calls are retried in place; a failed task is
 	// recorded and retried with fresh URLs below.
@@ -168,7 +170,8 @@ func Definition(scope constructs.Construct, p Props) sfn.IChainable {
 		When(sfn.Condition_BooleanEquals(jsii.String("$.retry.retry"), jsii.Bool(true)), backoff, nil).
 		Otherwise(giveUp))
 
-	verify := catch(transient(step(scope, StateVerify, StepVerify, p, map[string]any{"attempt.$": "$.attempt"}, "$.verify")))
+	verify := catch(transient(step(scope, StateVerify, StepVerify, p,
+		map[string]any{"attempt.$": "$.attempt", "image_digest.$": "$.encode.imageDigest"}, "$.verify")))
 	notify := catch(transient(step(scope, StateNotify, StepNotify, p, nil, "$.notify")))
 	done := sfn.NewSucceed(scope, jsii.String("Done"), nil)
 
