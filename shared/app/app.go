@@ -25,6 +25,7 @@ import (
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/tenancy"
+	"github.com/framebroker/framebroker/shared/webhook"
 )
 
 // HealthFunction is the Lambda serving /healthz.
@@ -36,6 +37,7 @@ type App struct {
 	Pool     *pgxpool.Pool
 	Blob     *s3blob.Store
 	Identity *identity.Service
+	Webhooks *webhook.Service
 	routes   []guard.Route
 	handler  http.Handler
 }
@@ -70,11 +72,15 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		return a.Identity.UserIDByEmail(ctx, tx, email)
 	}
 	var bs blob.Store = store
+	if err := a.newWebhooks(cfg); err != nil {
+		return nil, err
+	}
 	a.routes = concat(
 		[]guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: a.health, Function: HealthFunction}},
 		a.Identity.Routes(),
 		tenancy.NewService(pool, users).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
+		a.Webhooks.Routes(),
 	)
 	h, err := a.FunctionHandler("")
 	if err != nil {

@@ -31,8 +31,9 @@ func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 	shot := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/projects/"+prj+"/shots", tokA, map[string]string{"name": "SH010"}).Str("id")
 	rel := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/releases", tokA, map[string]any{"name": "R1", "shots": []string{shot}}).Str("id")
 	ast := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/assets", tokA, map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 10}).Str("id")
+	hook := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/webhooks", tokA, map[string]any{"url": "https://hooks.example.com/a", "events": []string{}}).Str("id")
 	f := fixtures{
-		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2},
+		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2, "hook": hook},
 		missing: map[string]func() string{
 			"ws":      func() string { return id.New[id.WorkspaceID]().String() },
 			"project": func() string { return id.New[id.ProjectID]().String() },
@@ -40,6 +41,7 @@ func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 			"release": func() string { return id.New[id.ReleaseID]().String() },
 			"asset":   func() string { return id.New[id.AssetID]().String() },
 			"user":    func() string { return id.New[id.UserID]().String() },
+			"hook":    func() string { return id.New[id.WebhookID]().String() },
 		},
 	}
 	for _, p := range guard.Params() {

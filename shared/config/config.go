@@ -35,6 +35,28 @@ type Config struct {
 	Addr string
 	// LogLevel is the slog level name (debug, info, warn, error).
 	LogLevel string
+
+	// SMTPAddr is the mail server (host:port): SES's SMTP endpoint in AWS, a
+	// local catcher in development; empty drops mail (logged).
+	SMTPAddr     string
+	SMTPUsername string
+	SMTPPassword string
+	// MailFrom is the sender of transactional mail.
+	MailFrom string
+
+	// WebhookKey is the base64 of the 32-byte AES-GCM key that seals webhook
+	// secrets at rest; empty: endpoints cannot be created (503).
+	WebhookKey string
+	// WebhookAllowCIDRs lists address ranges webhook deliveries may reach
+	// despite the SSRF guard (comma-separated; loopback locally, empty in
+	// production).
+	WebhookAllowCIDRs string
+	// CronSecret authenticates calls to /internal/cron/{name}; empty refuses
+	// every call.
+	CronSecret string
+	// DeletionGrace is how long after DELETE /v1/workspaces/{ws} the purge
+	// may remove the workspace (at most 30 days; 0 in tests).
+	DeletionGrace time.Duration
 }
 
 // Env variable names, shared by the local stack (which writes them) and the
@@ -51,6 +73,14 @@ const (
 	EnvUploadTTL        = "FRAMEBROKER_UPLOAD_TTL"
 	EnvAddr             = "FRAMEBROKER_ADDR"
 	EnvLogLevel         = "FRAMEBROKER_LOG_LEVEL"
+	EnvSMTPAddr         = "FRAMEBROKER_SMTP_ADDR"
+	EnvSMTPUsername     = "FRAMEBROKER_SMTP_USERNAME"
+	EnvSMTPPassword     = "FRAMEBROKER_SMTP_PASSWORD"
+	EnvMailFrom         = "FRAMEBROKER_MAIL_FROM"
+	EnvWebhookKey       = "FRAMEBROKER_WEBHOOK_KEY"
+	EnvWebhookAllow     = "FRAMEBROKER_WEBHOOK_ALLOW_CIDRS"
+	EnvCronSecret       = "FRAMEBROKER_CRON_SECRET"
+	EnvDeletionGrace    = "FRAMEBROKER_DELETION_GRACE"
 )
 
 // FromEnv reads the configuration from the process environment.
@@ -77,6 +107,23 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		Addr:             get(EnvAddr, "127.0.0.1:8080"),
 		LogLevel:         get(EnvLogLevel, "info"),
 		UploadTTL:        15 * time.Minute,
+
+		SMTPAddr:     get(EnvSMTPAddr, ""),
+		SMTPUsername: get(EnvSMTPUsername, ""),
+		SMTPPassword: get(EnvSMTPPassword, ""),
+		MailFrom:     get(EnvMailFrom, "Framebroker <no-reply@framebroker.dev>"),
+
+		WebhookKey:        get(EnvWebhookKey, ""),
+		WebhookAllowCIDRs: get(EnvWebhookAllow, ""),
+		CronSecret:        get(EnvCronSecret, ""),
+		DeletionGrace:     7 * 24 * time.Hour,
+	}
+	if v := get(EnvDeletionGrace, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 30*24*time.Hour {
+			return Config{}, fmt.Errorf("config: %s must be a duration in [0, 720h], got %q", EnvDeletionGrace, v)
+		}
+		c.DeletionGrace = d
 	}
 	if v := get(EnvUploadTTL, ""); v != "" {
 		d, err := time.ParseDuration(v)
@@ -111,5 +158,9 @@ func (c Config) Environ() []string {
 		EnvUploadTTL + "=" + c.UploadTTL.String(),
 		EnvAddr + "=" + c.Addr,
 		EnvLogLevel + "=" + c.LogLevel,
+		EnvWebhookKey + "=" + c.WebhookKey,
+		EnvWebhookAllow + "=" + c.WebhookAllowCIDRs,
+		EnvCronSecret + "=" + c.CronSecret,
+		EnvDeletionGrace + "=" + c.DeletionGrace.String(),
 	}
 }

@@ -118,8 +118,14 @@ func (a *Access) Release() id.ReleaseID { return id.FromUUID[id.ReleaseID](a.ids
 // Asset is the {asset} of the path.
 func (a *Access) Asset() id.AssetID { return id.FromUUID[id.AssetID](a.ids["asset"]) }
 
+// Job is the {job} of the path.
+func (a *Access) Job() id.JobID { return id.FromUUID[id.JobID](a.ids["job"]) }
+
 // Member is the {user} of the path: a member of the workspace.
 func (a *Access) Member() id.UserID { return id.FromUUID[id.UserID](a.ids["user"]) }
+
+// Webhook is the {hook} of the path: a webhook endpoint of the workspace.
+func (a *Access) Webhook() id.WebhookID { return id.FromUUID[id.WebhookID](a.ids["hook"]) }
 
 // HandlerFunc handles a guarded request. a is nil on public routes. An
 // error is answered as problem+json; nothing the handler wrote is sent then.

@@ -22,7 +22,9 @@ var resources = map[string]resource{
 	"shot":    {"shots", "id", parse[id.ShotID]},
 	"release": {"releases", "id", parse[id.ReleaseID]},
 	"asset":   {"assets", "id", parse[id.AssetID]},
+	"job":     {"jobs", "id", parse[id.JobID]},
 	"user":    {"members", "user_id", parse[id.UserID]},
+	"hook":    {"webhook_endpoints", "id", parse[id.WebhookID]},
 }
 
 // WorkspaceParam is the path parameter that names the workspace.

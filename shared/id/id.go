@@ -31,6 +31,10 @@ type (
 	shot      struct{}
 	release   struct{}
 	asset     struct{}
+	job       struct{}
+	webhook   struct{}
+	delivery  struct{}
+	message   struct{}
 )
 
 func (workspace) Prefix() string { return "ws" }
@@ -40,6 +44,10 @@ func (project) Prefix() string   { return "prj" }
 func (shot) Prefix() string      { return "shot" }
 func (release) Prefix() string   { return "rel" }
 func (asset) Prefix() string     { return "ast" }
+func (job) Prefix() string       { return "job" }
+func (webhook) Prefix() string   { return "wh" }
+func (delivery) Prefix() string  { return "dlv" }
+func (message) Prefix() string   { return "msg" }
 
 // ID is an identifier of kind K. The zero ID is "no ID".
 type ID[K Kind] struct{ u uuid.UUID }
@@ -53,6 +61,10 @@ type (
 	ShotID      = ID[shot]
 	ReleaseID   = ID[release]
 	AssetID     = ID[asset]
+	JobID       = ID[job]
+	WebhookID   = ID[webhook]  // a webhook endpoint
+	DeliveryID  = ID[delivery] // one event's delivery to one endpoint
+	MessageID   = ID[message]  // a webhook event (the Standard Webhooks webhook-id)
 )
 
 // ErrInvalid is returned (wrapped) for text that is not an ID of the wanted kind.

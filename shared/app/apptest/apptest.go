@@ -6,6 +6,8 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -43,6 +45,16 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	cfg.DatabaseURL = d.AppDSN
+	// Webhooks: a fresh sealing key unless the stack gives one, and
+	// deliveries to loopback receivers allowed.
+	if cfg.WebhookKey == "" {
+		cfg.WebhookKey = base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text())[:32])
+	}
+	cfg.WebhookAllowCIDRs = "127.0.0.0/8"
+	cfg.DeletionGrace = 0
+	if cfg.CronSecret == "" {
+		cfg.CronSecret = rand.Text()
+	}
 	store, err := s3blob.New(context.Background(), s3blob.Config{
 		Bucket: cfg.MediaBucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
 		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,

@@ -1,0 +1,101 @@
+// Package webhook delivers workspace events to customers' HTTPS endpoints in
+// the Standard Webhooks format (T-08): per-endpoint secrets ("whsec_…",
+// shown once, sealed at rest with AES-GCM), event-type filters, secret
+// rotation with an overlap window in which both signatures are sent, an
+// outbox written in the transaction of the event (Enqueue), and a
+// dispatcher that retries on a schedule, honours Retry-After, isolates
+// endpoints from one another, refuses internal addresses after DNS
+// resolution, and disables an endpoint after 410 Gone or 10 consecutive
+// failures, telling the workspace owners by email. Verifier is the
+// receiving side, for customers and tests.
+package webhook
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/mail"
+)
+
+// Function is the Lambda that serves the webhook routes.
+const Function = "webhooks"
+
+// Recorder appends an event to the workspace's ledger inside tx. It is the
+// seam to the ledger (ledger.Append): the composition root passes it in.
+type Recorder func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, actor, typ, subject string, payload any) error
+
+// LogRecorder is the Recorder used while no ledger is wired: it logs the
+// event type and subject (never the payload) and records nothing.
+func LogRecorder(ctx context.Context, _ pgx.Tx, ws id.WorkspaceID, actor, typ, subject string, _ any) error {
+	slog.InfoContext(ctx, "ledger event (no ledger wired)", "workspace", ws.String(), "actor", actor, "type", typ, "subject", subject)
+	return nil
+}
+
+// Config wires a Service.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Cipher *Cipher
+	// Addresses is the SSRF policy for endpoint URLs and deliveries.
+	Addresses AddressPolicy
+	// Mail notifies owners when an endpoint is disabled; nil: mail.Discard.
+	Mail mail.Sender
+	// Record appends ledger events; nil: LogRecorder.
+	Record Recorder
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// Service serves the webhook routes and owns the dispatcher's store.
+type Service struct {
+	pool   *pgxpool.Pool
+	cipher *Cipher
+	addrs  AddressPolicy
+	mail   mail.Sender
+	record Recorder
+	now    func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(c Config) *Service {
+	s := &Service{pool: c.Pool, cipher: c.Cipher, addrs: c.Addresses, mail: c.Mail, record: c.Record, now: c.Now}
+	if s.mail == nil {
+		s.mail = mail.Discard{}
+	}
+	if s.record == nil {
+		s.record = LogRecorder
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Routes are the webhook routes: admins change endpoints, viewers read them
+// and their delivery records.
+func (s *Service) Routes() []guard.Route {
+	const base = "/v1/workspaces/{ws}/webhooks"
+	rs := []guard.Route{
+		{Method: "POST", Pattern: base, Policy: guard.Member(guard.Admin), Handler: s.create,
+			Example: `{"url":"https://hooks.example.com/framebroker","events":["job.completed"],"description":"CI"}`},
+		{Method: "GET", Pattern: base, Policy: guard.Member(guard.Viewer), Handler: s.list},
+		{Method: "GET", Pattern: base + "/{hook}", Policy: guard.Member(guard.Viewer), Handler: s.get},
+		{Method: "PATCH", Pattern: base + "/{hook}", Policy: guard.Member(guard.Admin), Handler: s.update,
+			Example: `{"enabled":false}`},
+		{Method: "DELETE", Pattern: base + "/{hook}", Policy: guard.Member(guard.Admin), Handler: s.delete},
+		{Method: "POST", Pattern: base + "/{hook}/rotate-secret", Policy: guard.Member(guard.Admin), Handler: s.rotate,
+			Example: `{"overlap_seconds":86400}`},
+		{Method: "GET", Pattern: base + "/{hook}/deliveries", Policy: guard.Member(guard.Viewer), Handler: s.deliveries},
+		{Method: "POST", Pattern: base + "/{hook}/resend", Policy: guard.Member(guard.Admin), Handler: s.resend,
+			Example: `{"delivery":"dlv_0190f3c2a1b24c3d8e9f0a1b2c3d4e5f"}`},
+	}
+	for i := range rs {
+		rs[i].Function = Function
+	}
+	return rs
+}
