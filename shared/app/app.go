@@ -81,6 +81,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		tenancy.NewService(pool, users).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
 		a.Webhooks.Routes(),
+		a.cronRoutes(cfg),
 	)
 	h, err := a.FunctionHandler("")
 	if err != nil {

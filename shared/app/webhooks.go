@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
@@ -45,4 +48,39 @@ func (a *App) newWebhooks(cfg config.Config) error {
 		Mail: mailer(cfg), Record: record,
 	})
 	return nil
+}
+
+// cronRoutes is the /internal/cron/{name} route with the jobs of
+// cron.Schedule.
+func (a *App) cronRoutes(cfg config.Config) []guard.Route {
+	jobs := map[string]cron.JobFunc{
+		cron.WebhookRetries: func(ctx context.Context) (any, error) {
+			n, err := a.Webhooks.NewDispatcher().RunOnce(ctx)
+			return map[string]int{"attempts": n}, err
+		},
+		cron.Retention: func(ctx context.Context) (any, error) {
+			n, err := a.Webhooks.Trim(ctx)
+			return map[string]int64{"webhook_deliveries_deleted": n}, err
+		},
+		cron.WorkspacePurge: func(ctx context.Context) (any, error) {
+			return map[string]string{"skipped": "workspace purge not wired yet"}, nil
+		},
+		cron.JobReconcile: a.reconcileJobs,
+	}
+	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).Routes()
+}
+
+// reconcileJobs is the job-reconcile cron. The encode pipeline owns the
+// jobs table and the logic (executions that silently died are marked failed
+// and retried or reported); until it lands this reports that it has nothing
+// to reconcile.
+func (a *App) reconcileJobs(ctx context.Context) (any, error) {
+	var exists bool
+	if err := a.Pool.QueryRow(ctx, `SELECT to_regclass('jobs') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		return map[string]string{"skipped": "jobs table does not exist"}, nil
+	}
+	return map[string]string{"skipped": "no job reconciler wired"}, nil
 }
