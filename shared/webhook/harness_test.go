@@ -52,7 +52,7 @@ func (t tokens) Authenticate(_ context.Context, tok string) (guard.Principal, er
 // token "owner", viewer token "viewer"), its API behind the real guard, a
 // mail catcher and an injected clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *dbtest.DB
 	svc    *webhook.Service
 	api    *httptest.Server
@@ -87,7 +87,7 @@ func (r *recorded) has(typ string) bool {
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	d := dbtest.New(t)
 	ctx := context.Background()
@@ -192,7 +192,7 @@ type receiver struct {
 	hits []hit
 }
 
-func newReceiver(t *testing.T, c *clock, respond func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
+func newReceiver(t testing.TB, c *clock, respond func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
 	rv := &receiver{}
 	rv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
