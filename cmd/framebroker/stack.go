@@ -28,7 +28,7 @@ func runStack(args []string) int {
 	s3Port := fs.Int("s3-port", testPorts.S3Port, "versitygw port")
 	stripePort := fs.Int("stripe-port", testPorts.StripePort, "stripe-mock HTTP port (HTTPS is the next one)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: framebroker stack [--dir DIR] [--fresh] -- CMD [ARG...]")
+		fmt.Fprintln(fs.Output(), "Usage: framebroker stack [--dir DIR] [--fresh] [--pg-port N] [--s3-port N] [--stripe-port N] -- CMD [ARG...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

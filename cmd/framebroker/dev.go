@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/framebroker/framebroker/shared/app"
+	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/localstack"
+)
+
+// devPorts are the loopback ports of `framebroker dev`; the test stack uses
+// others (stack.go), so both can run at once.
+var devPorts = localstack.Options{PGPort: 54329, S3Port: 7070, StripePort: 12111}
+
+// runDev starts the dev stack and serves the API on it until SIGINT or
+// SIGTERM, then shuts the server down and stops the stack.
+func runDev(args []string) int {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	dir := fs.String("dir", ".local/dev", "state directory of the local stack")
+	defAddr := "127.0.0.1:8080"
+	if v := os.Getenv(config.EnvAddr); v != "" {
+		defAddr = v
+	}
+	addr := fs.String("addr", defAddr, "HTTP listen address (default from "+config.EnvAddr+" when set)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := dev(*dir, *addr); err != nil {
+		fmt.Fprintln(os.Stderr, "framebroker dev:", err)
+		return 1
+	}
+	return 0
+}
+
+func dev(dir, addr string) error {
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	log := newProgressLogger(os.Stderr)
+	begun := time.Now()
+
+	// Take the port first: a busy port should not cost a stack start.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	// The stack's config and env file then name the address actually served.
+	os.Setenv(config.EnvAddr, ln.Addr().String())
+
+	opts := devPorts
+	opts.Dir, opts.Logger = dir, log
+	st, err := localstack.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer st.Stop()
+	// In-process code that reads the environment (stripe URL, admin DSN)
+	// sees what a test inside `framebroker stack` would.
+	for _, kv := range st.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+
+	cfg := st.Config()
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	defer a.Close()
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "addr", cfg.Addr)
+	printDevBanner(baseURL(ln.Addr()), st, time.Since(begun))
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	stopSignals() // a second Ctrl-C kills at once; the kernel then ends the peers
+	fmt.Fprintln(os.Stderr, "\nshutting down…")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", serr)
+	}
+	a.Close()
+	st.Stop()
+	fmt.Fprintln(os.Stderr, "stopped")
+	return err
+}
+
+// baseURL turns a listen address into a URL a browser or curl can use.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		host := "127.0.0.1"
+		if ok {
+			host = net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+		}
+		return "http://" + host
+	}
+	return "http://" + tcp.String()
+}
+
+func printDevBanner(url string, st *localstack.Stack, took time.Duration) {
+	const body = `{"email":"dev@example.com","password":"correct-horse-battery-staple"}`
+	fmt.Printf(`
+Framebroker is up in %.1fs at %s
+  env file: %s   (set -a; . %[3]s; set +a)
+  logs:     %s/
+Try:
+  curl -s %[2]s/healthz
+  curl -s -X POST %[2]s/v1/auth/signup -H 'Content-Type: application/json' -d '%[5]s'
+  TOKEN=$(curl -s -X POST %[2]s/v1/auth/login -H 'Content-Type: application/json' -d '%[5]s' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  curl -s -X POST %[2]s/v1/workspaces -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"name":"My studio"}'
+Ctrl-C stops the server and the stack.
+
+`, took.Seconds(), url, st.EnvFile(), st.LogDir(), body)
+}

@@ -1,0 +1,50 @@
+// Command framebroker is the developer CLI: it runs the API on a local stack
+// of real peers (dev) and runs commands, such as the test suite, against one
+// (stack).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// command is one subcommand; run gets the arguments after its name and
+// returns the process exit code.
+type command struct {
+	name, args, summary string
+	run                 func(args []string) int
+}
+
+var commands = []command{
+	{"dev", "[--dir .local/dev] [--addr 127.0.0.1:8080]", "run the API on a local stack (Postgres, versitygw, stripe-mock)", runDev},
+	{"stack", "[--dir .local/test] [--fresh] -- CMD [ARG...]", "run CMD with a local stack's environment, then stop the stack", runStack},
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	if name == "help" || name == "-h" || name == "--help" {
+		usage(os.Stdout)
+		return
+	}
+	for _, c := range commands {
+		if c.name == name {
+			os.Exit(c.run(os.Args[2:]))
+		}
+	}
+	fmt.Fprintf(os.Stderr, "framebroker: unknown command %q\n\n", name)
+	usage(os.Stderr)
+	os.Exit(2)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  framebroker %s %s\n      %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'framebroker COMMAND -h' for a command's flags.")
+}
