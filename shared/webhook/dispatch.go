@@ -137,7 +137,7 @@ func (d *Dispatcher) loop(ctx context.Context, untilIdle bool, wake <-chan struc
 		got := 0
 		if room := d.MaxInFlight - inflight; room > 0 && ctx.Err() == nil {
 			cs, err := d.claim(ctx, room)
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				lastErr = err
 				slog.ErrorContext(ctx, "webhook claim failed", "err", err)
 			}
@@ -250,7 +250,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) {
 	if ctx.Err() != nil {
 		return // abandoned (shutdown): the lease expires, the attempt is made again
 	}
-	if err := d.record(ctx, c, t, o); err != nil {
+	if err := d.record(ctx, c, t, o); err != nil && ctx.Err() == nil {
 		slog.ErrorContext(ctx, "webhook record failed", "delivery", c.delivery.String(), "err", err)
 	}
 }

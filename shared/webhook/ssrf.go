@@ -158,4 +158,3 @@ func NewClient(p AddressPolicy, timeout time.Duration) *http.Client {
 		},
 	}
 }
-
