@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,12 +11,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/localstack"
 )
 
@@ -72,6 +76,9 @@ func dev(dir, addr string) error {
 	}
 
 	cfg := st.Config()
+	if err := devSecrets(&cfg, dir); err != nil {
+		return err
+	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
@@ -80,6 +87,10 @@ func dev(dir, addr string) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// EventBridge's stand-in: the same schedules, over HTTP, with the secret;
+	// and a dispatcher woken by each committed webhook event.
+	cron.Tick(ctx, baseURL(ln.Addr()), cfg.CronSecret, cron.Schedule, 1)
+	go func() { _ = a.Webhooks.NewDispatcher().Run(ctx) }()
 	log.Info("serving", "addr", cfg.Addr)
 	printDevBanner(baseURL(ln.Addr()), st, time.Since(begun))
 
@@ -99,6 +110,33 @@ func dev(dir, addr string) error {
 	st.Stop()
 	fmt.Fprintln(os.Stderr, "stopped")
 	return err
+}
+
+// devSecrets fills what the dev stack does not generate: the webhook
+// sealing key (kept in DIR/webhook.key so sealed secrets survive restarts), a
+// per-process cron secret, and loopback allowed as a webhook destination.
+func devSecrets(cfg *config.Config, dir string) error {
+	if cfg.WebhookKey == "" {
+		path := filepath.Join(dir, "webhook.key")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			k := make([]byte, 32)
+			_, _ = rand.Read(k)
+			b = []byte(base64.StdEncoding.EncodeToString(k))
+			err = os.WriteFile(path, b, 0o600)
+		}
+		if err != nil {
+			return fmt.Errorf("webhook key: %w", err)
+		}
+		cfg.WebhookKey = strings.TrimSpace(string(b))
+	}
+	if cfg.CronSecret == "" {
+		cfg.CronSecret = rand.Text()
+	}
+	if cfg.WebhookAllowCIDRs == "" {
+		cfg.WebhookAllowCIDRs = "127.0.0.0/8,::1/128"
+	}
+	return nil
 }
 
 // baseURL turns a listen address into a URL a browser or curl can use.
