@@ -67,7 +67,7 @@ func New(ctx context.Context, cfg config.Config) (*App, error) {
 // NewWith wires the services on already-open dependencies (tests use it to
 // point at a per-test database).
 func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober asset.Prober) (*App, error) {
-	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool)}
+	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool, identity.FromConfig(cfg)...)}
 	users := func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error) {
 		return a.Identity.UserIDByEmail(ctx, tx, email)
 	}

@@ -15,6 +15,15 @@ var publicRoutes = map[string]bool{
 	"GET /healthz":         true,
 	"POST /v1/auth/signup": true,
 	"POST /v1/auth/login":  true,
+	// Identity (issue 7): each is rate limited per IP (and per email where
+	// it takes one) and answers alike whether or not the account exists.
+	"POST /v1/auth/password-reset":           true,
+	"POST /v1/auth/password-reset/confirm":   true,
+	"POST /v1/auth/magic-link":               true,
+	"POST /v1/auth/magic-link/confirm":       true,
+	"POST /v1/auth/verify-email":             true,
+	"GET /v1/auth/oauth/{provider}/start":    true,
+	"GET /v1/auth/oauth/{provider}/callback": true,
 }
 
 func tableForTest(t *testing.T) []guard.Route {

@@ -43,6 +43,15 @@ type Config struct {
 	SMTPPassword string
 	// MailFrom is the sender of transactional mail.
 	MailFrom string
+	// PublicURL is the web app's base URL, which mailed links point to.
+	PublicURL string
+	// APIURL is this API's public base URL (OAuth redirect URIs).
+	APIURL string
+	// OAuth client credentials; a provider is enabled when its id is set.
+	GoogleClientID     string
+	GoogleClientSecret string
+	GitHubClientID     string
+	GitHubClientSecret string
 
 	// WebhookKey is the base64 of the 32-byte AES-GCM key that seals webhook
 	// secrets at rest; empty: endpoints cannot be created (503).
@@ -77,6 +86,12 @@ const (
 	EnvSMTPUsername     = "FRAMEBROKER_SMTP_USERNAME"
 	EnvSMTPPassword     = "FRAMEBROKER_SMTP_PASSWORD"
 	EnvMailFrom         = "FRAMEBROKER_MAIL_FROM"
+	EnvPublicURL        = "FRAMEBROKER_PUBLIC_URL"
+	EnvAPIURL           = "FRAMEBROKER_API_URL"
+	EnvGoogleClientID   = "FRAMEBROKER_GOOGLE_CLIENT_ID"
+	EnvGoogleSecret     = "FRAMEBROKER_GOOGLE_CLIENT_SECRET"
+	EnvGitHubClientID   = "FRAMEBROKER_GITHUB_CLIENT_ID"
+	EnvGitHubSecret     = "FRAMEBROKER_GITHUB_CLIENT_SECRET"
 	EnvWebhookKey       = "FRAMEBROKER_WEBHOOK_KEY"
 	EnvWebhookAllow     = "FRAMEBROKER_WEBHOOK_ALLOW_CIDRS"
 	EnvCronSecret       = "FRAMEBROKER_CRON_SECRET"
@@ -108,10 +123,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		LogLevel:         get(EnvLogLevel, "info"),
 		UploadTTL:        15 * time.Minute,
 
-		SMTPAddr:     get(EnvSMTPAddr, ""),
-		SMTPUsername: get(EnvSMTPUsername, ""),
-		SMTPPassword: get(EnvSMTPPassword, ""),
-		MailFrom:     get(EnvMailFrom, "Framebroker <no-reply@framebroker.dev>"),
+		SMTPAddr:           get(EnvSMTPAddr, ""),
+		SMTPUsername:       get(EnvSMTPUsername, ""),
+		SMTPPassword:       get(EnvSMTPPassword, ""),
+		MailFrom:           get(EnvMailFrom, "Framebroker <no-reply@framebroker.dev>"),
+		PublicURL:          get(EnvPublicURL, "http://127.0.0.1:8080"),
+		APIURL:             get(EnvAPIURL, "http://127.0.0.1:8080"),
+		GoogleClientID:     get(EnvGoogleClientID, ""),
+		GoogleClientSecret: get(EnvGoogleSecret, ""),
+		GitHubClientID:     get(EnvGitHubClientID, ""),
+		GitHubClientSecret: get(EnvGitHubSecret, ""),
 
 		WebhookKey:        get(EnvWebhookKey, ""),
 		WebhookAllowCIDRs: get(EnvWebhookAllow, ""),

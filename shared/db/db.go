@@ -82,17 +82,11 @@ func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) (err
 // IsUniqueViolation reports whether err is a Postgres unique_violation on
 // the named constraint (any constraint when name is empty).
 func IsUniqueViolation(err error, name string) bool {
-	var pe interface {
-		SQLState() string
-	}
-	if !errors.As(err, &pe) || pe.SQLState() != "23505" {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
 		return false
 	}
-	if name == "" {
-		return true
-	}
-	var c interface{ ConstraintName() string }
-	return errors.As(err, &c) && c.ConstraintName() == name
+	return name == "" || pe.ConstraintName == name
 }
 
 // Querier is what stores need to run SQL: a pool, a connection or a

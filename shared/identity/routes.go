@@ -5,6 +5,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
 )
 
 // Function is the Lambda that serves the identity routes.
@@ -12,13 +13,34 @@ const Function = "auth"
 
 // Routes are the identity routes.
 func (s *Service) Routes() []guard.Route {
+	pub, auth := guard.Public(), guard.Authenticated()
+	const cred = `{"email":"ada@example.com","password":"correct horse battery"}`
 	return []guard.Route{
-		{Method: "POST", Pattern: "/v1/auth/signup", Policy: guard.Public(), Handler: s.handleSignup, Function: Function,
-			Example: `{"email":"ada@example.com","password":"correct horse battery"}`},
-		{Method: "POST", Pattern: "/v1/auth/login", Policy: guard.Public(), Handler: s.handleLogin, Function: Function,
-			Example: `{"email":"ada@example.com","password":"correct horse battery"}`},
-		{Method: "POST", Pattern: "/v1/auth/logout", Policy: guard.Authenticated(), Handler: s.handleLogout, Function: Function},
-		{Method: "GET", Pattern: "/v1/auth/me", Policy: guard.Authenticated(), Handler: s.handleMe, Function: Function},
+		{Method: "POST", Pattern: "/v1/auth/signup", Policy: pub, Handler: s.handleSignup, Function: Function, Example: cred},
+		{Method: "POST", Pattern: "/v1/auth/login", Policy: pub, Handler: s.handleLogin, Function: Function, Example: cred},
+		{Method: "POST", Pattern: "/v1/auth/logout", Policy: auth, Handler: s.handleLogout, Function: Function},
+		{Method: "GET", Pattern: "/v1/auth/me", Policy: auth, Handler: s.handleMe, Function: Function},
+
+		{Method: "POST", Pattern: "/v1/auth/password-reset", Policy: pub, Handler: s.handleResetRequest, Function: Function,
+			Example: `{"email":"ada@example.com"}`},
+		{Method: "POST", Pattern: "/v1/auth/password-reset/confirm", Policy: pub, Handler: s.handleResetConfirm, Function: Function,
+			Example: `{"token":"fbt_…","password":"a new long password"}`},
+		{Method: "POST", Pattern: "/v1/auth/magic-link", Policy: pub, Handler: s.handleMagicRequest, Function: Function,
+			Example: `{"email":"ada@example.com"}`},
+		{Method: "POST", Pattern: "/v1/auth/magic-link/confirm", Policy: pub, Handler: s.handleMagicConfirm, Function: Function,
+			Example: `{"token":"fbt_…"}`},
+		{Method: "POST", Pattern: "/v1/auth/verify-email", Policy: pub, Handler: s.handleVerify, Function: Function,
+			Example: `{"token":"fbt_…"}`},
+		{Method: "POST", Pattern: "/v1/auth/verify-email/resend", Policy: auth, Handler: s.handleVerifyResend, Function: Function},
+
+		{Method: "GET", Pattern: "/v1/auth/oauth/{provider}/start", Policy: pub, Handler: s.handleOAuthStart, Function: Function},
+		{Method: "GET", Pattern: "/v1/auth/oauth/{provider}/callback", Policy: pub, Handler: s.handleOAuthCallback, Function: Function},
+
+		{Method: "GET", Pattern: "/v1/auth/sessions", Policy: auth, Handler: s.handleSessions, Function: Function},
+		{Method: "DELETE", Pattern: "/v1/auth/sessions", Policy: auth, Handler: s.handleRevokeOthers, Function: Function},
+		{Method: "DELETE", Pattern: "/v1/auth/sessions/{session}", Policy: auth, Handler: s.handleRevokeSession, Function: Function},
+		{Method: "POST", Pattern: "/v1/auth/password", Policy: auth, Handler: s.handleChangePassword, Function: Function,
+			Example: `{"current_password":"correct horse battery","new_password":"a new long password"}`},
 	}
 }
 
@@ -27,9 +49,34 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+type emailOnly struct {
+	Email string `json:"email"`
+}
+
+type tokenOnly struct {
+	Token string `json:"token"`
+}
+
+// sessionReply is the answer of every route that opens a session.
+func (s *Service) sessionReply(w http.ResponseWriter, tok string, u User) {
+	httpx.JSON(w, http.StatusOK, map[string]any{
+		"token": tok, "token_type": "Bearer", "expires_in": int(s.absolute.Seconds()), "user": u,
+	})
+}
+
+func accepted(w http.ResponseWriter) {
+	httpx.JSON(w, http.StatusAccepted, map[string]string{
+		"status": "accepted", "detail": "if the address can receive it, an email is on its way",
+	})
+}
+
 func (s *Service) handleSignup(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleSignup"
 	var in credentials
 	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitRequest(r, op, "signup", in.Email, s.limits.SignupPerIP, s.limits.SignupPerEmail); err != nil {
 		return err
 	}
 	u, err := s.Signup(r.Context(), in.Email, in.Password)
@@ -41,17 +88,19 @@ func (s *Service) handleSignup(w http.ResponseWriter, r *http.Request, _ *guard.
 }
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleLogin"
 	var in credentials
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
-	tok, u, err := s.Login(r.Context(), in.Email, in.Password)
+	if err := s.limitRequest(r, op, "login", in.Email, s.limits.LoginPerIP, s.limits.LoginPerEmail); err != nil {
+		return err
+	}
+	tok, u, err := s.Login(r.Context(), in.Email, in.Password, r.UserAgent())
 	if err != nil {
 		return err
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{
-		"token": tok, "token_type": "Bearer", "expires_in": int(SessionTTL.Seconds()), "user": u,
-	})
+	s.sessionReply(w, tok, u)
 	return nil
 }
 
@@ -69,5 +118,157 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, a *guard.Acce
 		return err
 	}
 	httpx.JSON(w, http.StatusOK, map[string]any{"user": u})
+	return nil
+}
+
+func (s *Service) handleResetRequest(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleResetRequest"
+	var in emailOnly
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitRequest(r, op, "reset", in.Email, s.limits.ResetPerIP, s.limits.ResetPerEmail); err != nil {
+		return err
+	}
+	if err := s.RequestPasswordReset(r.Context(), in.Email); err != nil {
+		return err
+	}
+	accepted(w)
+	return nil
+}
+
+func (s *Service) handleResetConfirm(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleResetConfirm"
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitRequest(r, op, "confirm", "", s.limits.ConfirmPerIP, Limit{}); err != nil {
+		return err
+	}
+	tok, u, err := s.ConfirmPasswordReset(r.Context(), in.Token, in.Password, r.UserAgent())
+	if err != nil {
+		return err
+	}
+	s.sessionReply(w, tok, u)
+	return nil
+}
+
+func (s *Service) handleMagicRequest(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleMagicRequest"
+	var in emailOnly
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitRequest(r, op, "magic", in.Email, s.limits.MagicPerIP, s.limits.MagicPerEmail); err != nil {
+		return err
+	}
+	if err := s.RequestMagicLink(r.Context(), in.Email); err != nil {
+		return err
+	}
+	accepted(w)
+	return nil
+}
+
+func (s *Service) handleMagicConfirm(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleMagicConfirm"
+	var in tokenOnly
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitRequest(r, op, "confirm", "", s.limits.ConfirmPerIP, Limit{}); err != nil {
+		return err
+	}
+	tok, u, err := s.ConfirmMagicLink(r.Context(), in.Token, r.UserAgent())
+	if err != nil {
+		return err
+	}
+	s.sessionReply(w, tok, u)
+	return nil
+}
+
+func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "identity.handleVerify"
+	var in tokenOnly
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.limitRequest(r, op, "confirm", "", s.limits.ConfirmPerIP, Limit{}); err != nil {
+		return err
+	}
+	u, err := s.VerifyEmail(r.Context(), in.Token)
+	if err != nil {
+		return err
+	}
+	httpx.JSON(w, http.StatusOK, map[string]any{"user": u})
+	return nil
+}
+
+func (s *Service) handleVerifyResend(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "identity.handleVerifyResend"
+	if err := s.spend(r.Context(), op, "auth:verify-resend:user:"+a.Principal.User.String(), s.limits.VerifyResendPerUser); err != nil {
+		return err
+	}
+	if err := s.ResendVerification(r.Context(), a.Principal.User); err != nil {
+		return err
+	}
+	accepted(w)
+	return nil
+}
+
+func (s *Service) handleSessions(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	list, err := s.Sessions(r.Context(), a.Principal)
+	if err != nil {
+		return err
+	}
+	httpx.JSON(w, http.StatusOK, map[string]any{"items": list})
+	return nil
+}
+
+func (s *Service) handleRevokeSession(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	var sid id.SessionID
+	if err := sid.UnmarshalText([]byte(r.PathValue("session"))); err != nil {
+		return guard.NotFound()
+	}
+	if err := s.RevokeSession(r.Context(), a.Principal, sid); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Service) handleRevokeOthers(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	n, err := s.RevokeOtherSessions(r.Context(), a.Principal)
+	if err != nil {
+		return err
+	}
+	httpx.JSON(w, http.StatusOK, map[string]any{"revoked": n})
+	return nil
+}
+
+func (s *Service) handleChangePassword(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "identity.handleChangePassword"
+	var in struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.spend(r.Context(), op, "auth:password-change:user:"+a.Principal.User.String(), s.limits.PasswordChangePerUser); err != nil {
+		return err
+	}
+	tok, err := s.ChangePassword(r.Context(), a.Principal, in.Current, in.New, r.UserAgent())
+	if err != nil {
+		return err
+	}
+	u, err := s.UserByID(r.Context(), a.Principal.User)
+	if err != nil {
+		return err
+	}
+	s.sessionReply(w, tok, u)
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -17,11 +16,16 @@ import (
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
-// SessionTTL is a session's absolute lifetime.
+// SessionTTL is a session's default absolute lifetime.
 const SessionTTL = 30 * 24 * time.Hour
+
+// SessionIdle is the default idle timeout: a session unused this long is
+// dead even before its absolute expiry.
+const SessionIdle = 7 * 24 * time.Hour
 
 // TokenPrefix starts every session token, so leaked tokens are recognisable
 // by secret scanners.
@@ -29,46 +33,103 @@ const TokenPrefix = "fbs_"
 
 // User is an account.
 type User struct {
-	ID        id.UserID `json:"id"`
-	Email     string    `json:"email"`
-	CreatedAt time.Time `json:"created_at"`
+	ID            id.UserID `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Service is the identity store.
 type Service struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool      *pgxpool.Pool
+	now       func() time.Time
+	mailer    mail.Sender
+	publicURL string
+	rules     map[string]EmailRule
+	blocklist Blocklist
+	limits    Limits
+	idle      time.Duration
+	absolute  time.Duration
+	providers map[string]*Provider
 }
 
-// NewService returns a Service on pool.
-func NewService(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, now: time.Now}
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMailer sends the service's mail (verification, reset, magic links)
+// through m.
+func WithMailer(m mail.Sender) Option { return func(s *Service) { s.mailer = m } }
+
+// WithPublicURL is the base URL of the web app that links in mail point to,
+// e.g. https://app.framebroker.dev.
+func WithPublicURL(u string) Option {
+	return func(s *Service) { s.publicURL = strings.TrimRight(u, "/") }
 }
 
-// CanonicalEmail is the form emails are deduplicated on: trimmed and
-// lower-cased. It refuses what is not a bare address.
-func CanonicalEmail(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if len(s) > 254 {
-		return "", errors.New("is too long")
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", errors.New("is not an email address")
-	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || !strings.Contains(s[at:], ".") {
-		return "", errors.New("is not an email address")
-	}
-	return strings.ToLower(s), nil
+// WithEmailRules replaces the per-provider canonicalisation rules.
+func WithEmailRules(r map[string]EmailRule) Option { return func(s *Service) { s.rules = r } }
+
+// WithBlocklist replaces the disposable-domain blocklist.
+func WithBlocklist(b Blocklist) Option { return func(s *Service) { s.blocklist = b } }
+
+// WithLimits replaces the abuse limits on the auth routes.
+func WithLimits(l Limits) Option { return func(s *Service) { s.limits = l } }
+
+// WithSessionLifetime sets the idle timeout and absolute lifetime of
+// sessions.
+func WithSessionLifetime(idle, absolute time.Duration) Option {
+	return func(s *Service) { s.idle, s.absolute = idle, absolute }
 }
 
-// Signup creates a user with a password.
+// WithProviders enables OAuth sign-in with the given providers.
+func WithProviders(ps ...*Provider) Option {
+	return func(s *Service) {
+		for _, p := range ps {
+			s.providers[p.Name] = p
+		}
+	}
+}
+
+// NewService returns a Service on pool. Without WithMailer mail is dropped
+// (mail.Discard).
+func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
+	s := &Service{
+		pool: pool, now: time.Now, mailer: mail.Discard{}, publicURL: "http://127.0.0.1:8080",
+		rules: DefaultEmailRules, blocklist: DefaultBlocklist, limits: DefaultLimits,
+		idle: SessionIdle, absolute: SessionTTL, providers: map[string]*Provider{},
+	}
+	s.Use(opts...)
+	return s
+}
+
+// Use applies options to a Service that is not serving yet (wiring and
+// tests).
+func (s *Service) Use(opts ...Option) {
+	for _, o := range opts {
+		o(s)
+	}
+}
+
+func (s *Service) canonical(op, email string) (string, error) {
+	c, err := CanonicalEmailWith(s.rules, email)
+	if err != nil {
+		return "", problem.Field(op, "email", err.Error())
+	}
+	return c, nil
+}
+
+// Signup creates a user with a password and mails a verification link. To
+// keep accounts unenumerable, an email that already has an account gets the
+// same 201 reply (a user object with a random, unusable id) and its owner is
+// mailed instead; no second account is made.
 func (s *Service) Signup(ctx context.Context, email, password string) (User, error) {
 	const op = "identity.Signup"
-	canon, err := CanonicalEmail(email)
+	canon, err := s.canonical(op, email)
 	if err != nil {
-		return User{}, problem.Field(op, "email", err.Error())
+		return User{}, err
+	}
+	if s.blocklist.Blocks(canon) {
+		return User{}, problem.Field(op, "email", "disposable email addresses are not accepted; use a permanent address")
 	}
 	if err := checkPasswordPolicy(op, password); err != nil {
 		return User{}, err
@@ -78,16 +139,24 @@ func (s *Service) Signup(ctx context.Context, email, password string) (User, err
 		return User{}, problem.Wrap(op, problem.Internal, err)
 	}
 	u := User{ID: id.New[id.UserID](), Email: strings.TrimSpace(email)}
-	err = s.pool.QueryRow(ctx,
-		`INSERT INTO users (id, email, email_canonical, password_hash) VALUES ($1, $2, $3, $4) RETURNING created_at`,
-		u.ID, u.Email, canon, hash).Scan(&u.CreatedAt)
+	var tok string
+	err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx,
+			`INSERT INTO users (id, email, email_canonical, password_hash) VALUES ($1, $2, $3, $4) RETURNING created_at`,
+			u.ID, u.Email, canon, hash).Scan(&u.CreatedAt); err != nil {
+			return err
+		}
+		tok, err = s.issueToken(ctx, tx, u.ID, purposeVerify)
+		return err
+	})
 	if db.IsUniqueViolation(err, "users_email_canonical_key") {
-		return User{}, problem.E(op, problem.Conflict, "an account with this email already exists; log in instead")
+		u.CreatedAt = s.now().UTC()
+		return u, s.send(ctx, u.Email, tmplSignupExisting, s.link("/login", ""))
 	}
 	if err != nil {
 		return User{}, problem.Wrap(op, problem.Internal, err)
 	}
-	return u, nil
+	return u, s.send(ctx, u.Email, tmplVerify, s.link("/verify-email", tok))
 }
 
 func checkPasswordPolicy(op, pw string) error {
@@ -103,65 +172,103 @@ func checkPasswordPolicy(op, pw string) error {
 var errBadLogin = problem.E("identity.Login", problem.Unauthenticated, "invalid email or password")
 
 // Login checks a password and opens a session. It returns the session token,
-// which is shown once and stored only as its SHA-256.
-func (s *Service) Login(ctx context.Context, email, password string) (string, User, error) {
+// which is shown once and stored only as its SHA-256. Unknown emails are
+// checked against a dummy hash so both answers take as long. Failures are
+// counted per canonical email (known or not): past the configured burst the
+// account answers 429 until the backoff has passed, and a success clears the
+// count, so an attacker can slow an account down but never lock it for
+// good (and reset and magic links stay open to its owner).
+func (s *Service) Login(ctx context.Context, email, password, userAgent string) (string, User, error) {
 	const op = "identity.Login"
-	canon, err := CanonicalEmail(email)
+	canon, err := CanonicalEmailWith(s.rules, email)
 	if err != nil || len(password) > MaxPasswordLen {
 		_, _ = CheckPassword(dummyHash, password)
 		return "", User{}, errBadLogin
 	}
+	failKey := "auth:login-fail:" + canon
+	if err := s.peek(ctx, op, failKey, s.limits.LoginFailures); err != nil {
+		return "", User{}, err
+	}
 	var u User
 	var hash *string
-	err = s.pool.QueryRow(ctx, `SELECT id, email, created_at, password_hash FROM users WHERE email_canonical = $1`, canon).
-		Scan(&u.ID, &u.Email, &u.CreatedAt, &hash)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && hash == nil) {
-		_, _ = CheckPassword(dummyHash, password)
-		return "", User{}, errBadLogin
-	}
-	if err != nil {
+	err = s.pool.QueryRow(ctx, `SELECT id, email, email_verified_at IS NOT NULL, created_at, password_hash FROM users WHERE email_canonical = $1`, canon).
+		Scan(&u.ID, &u.Email, &u.EmailVerified, &u.CreatedAt, &hash)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", User{}, problem.Wrap(op, problem.Internal, err)
 	}
-	ok, err := CheckPassword(*hash, password)
-	if err != nil {
+	ok := false
+	if hash == nil {
+		_, _ = CheckPassword(dummyHash, password)
+	} else if ok, err = CheckPassword(*hash, password); err != nil {
 		return "", User{}, problem.Wrap(op, problem.Internal, err)
 	}
 	if !ok {
+		if err := s.spend(ctx, op, failKey, s.limits.LoginFailures); err != nil && !problem.Is(err, problem.RateLimited) {
+			return "", User{}, err
+		}
 		return "", User{}, errBadLogin
 	}
-	tok, err := s.openSession(ctx, u.ID)
+	if err := s.forget(ctx, op, failKey); err != nil {
+		return "", User{}, err
+	}
+	tok, err := s.openSession(ctx, s.pool, u.ID, userAgent)
 	return tok, u, err
 }
 
-func (s *Service) openSession(ctx context.Context, user id.UserID) (string, error) {
+func (s *Service) openSession(ctx context.Context, q db.Querier, user id.UserID, userAgent string) (string, error) {
 	const op = "identity.openSession"
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	tok, sum, err := newSecret(TokenPrefix)
+	if err != nil {
 		return "", problem.Wrap(op, problem.Internal, err)
 	}
-	tok := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	sum := sha256.Sum256([]byte(tok))
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)`,
-		id.New[id.SessionID](), user, sum[:], s.now().Add(SessionTTL))
+	if len(userAgent) > 256 {
+		userAgent = userAgent[:256]
+	}
+	_, err = q.Exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, expires_at, user_agent) VALUES ($1, $2, $3, now() + $4 * interval '1 microsecond', $5)`,
+		id.New[id.SessionID](), user, sum, s.absolute.Microseconds(), strings.ToValidUTF8(userAgent, ""))
 	if err != nil {
 		return "", problem.Wrap(op, problem.Internal, err)
 	}
 	return tok, nil
 }
 
+// newSecret returns a fresh random token (prefix + 256 random bits,
+// base64url) and its SHA-256, the only form that is stored.
+func newSecret(prefix string) (string, []byte, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", nil, err
+	}
+	tok := prefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	return tok, digest(tok), nil
+}
+
+func digest(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:]
+}
+
 var errBadToken = problem.E("identity.Authenticate", problem.Unauthenticated, "session token is invalid, expired or revoked")
 
 // Authenticate resolves a session token to its principal. Unknown, expired
-// and revoked tokens are all the same Unauthenticated error.
+// (absolute or idle) and revoked tokens are all the same Unauthenticated
+// error. Use refreshes the session's last-seen time (at most once a minute).
 func (s *Service) Authenticate(ctx context.Context, token string) (guard.Principal, error) {
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
 		return guard.Principal{}, errBadToken
 	}
-	sum := sha256.Sum256([]byte(token))
 	var p guard.Principal
-	err := s.pool.QueryRow(ctx,
-		`SELECT id, user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()`,
-		sum[:]).Scan(&p.Session, &p.User)
+	err := s.pool.QueryRow(ctx, `
+		WITH s AS (
+		  SELECT id, user_id, last_seen_at FROM sessions
+		  WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+		    AND last_seen_at > now() - $2 * interval '1 microsecond'
+		), touch AS (
+		  UPDATE sessions SET last_seen_at = now() FROM s
+		  WHERE sessions.id = s.id AND s.last_seen_at < now() - interval '1 minute'
+		)
+		SELECT id, user_id FROM s`,
+		digest(token), s.idle.Microseconds()).Scan(&p.Session, &p.User)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return guard.Principal{}, errBadToken
 	}
@@ -180,10 +287,17 @@ func (s *Service) Logout(ctx context.Context, p guard.Principal) error {
 	return nil
 }
 
+const userColumns = `id, email, email_verified_at IS NOT NULL, created_at`
+
+func scanUser(row pgx.Row) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.CreatedAt)
+	return u, err
+}
+
 // UserByID loads a user.
 func (s *Service) UserByID(ctx context.Context, u id.UserID) (User, error) {
-	var out User
-	err := s.pool.QueryRow(ctx, `SELECT id, email, created_at FROM users WHERE id = $1`, u).Scan(&out.ID, &out.Email, &out.CreatedAt)
+	out, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, u))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, guard.NotFound()
 	}
@@ -196,9 +310,9 @@ func (s *Service) UserByID(ctx context.Context, u id.UserID) (User, error) {
 // UserIDByEmail finds the user with the given email (canonicalised), for
 // adding members.
 func (s *Service) UserIDByEmail(ctx context.Context, q db.Querier, email string) (id.UserID, error) {
-	canon, err := CanonicalEmail(email)
+	canon, err := s.canonical("identity.UserIDByEmail", email)
 	if err != nil {
-		return id.UserID{}, problem.Field("identity.UserIDByEmail", "email", err.Error())
+		return id.UserID{}, err
 	}
 	var u id.UserID
 	err = q.QueryRow(ctx, `SELECT id FROM users WHERE email_canonical = $1`, canon).Scan(&u)
@@ -209,4 +323,42 @@ func (s *Service) UserIDByEmail(ctx context.Context, q db.Querier, email string)
 		return id.UserID{}, problem.Wrap("identity.UserIDByEmail", problem.Internal, err)
 	}
 	return u, nil
+}
+
+// EmailVerified reports whether user has proved they own their email
+// address. q may be a workspace transaction (users carry no RLS).
+func EmailVerified(ctx context.Context, q db.Querier, user id.UserID) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT email_verified_at IS NOT NULL FROM users WHERE id = $1`, user).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, problem.Wrap("identity.EmailVerified", problem.Internal, err)
+	}
+	return ok, nil
+}
+
+// RequireVerifiedEmail is the check paid work calls before it spends
+// anything: a Forbidden problem unless user's email is verified.
+func RequireVerifiedEmail(ctx context.Context, q db.Querier, user id.UserID) error {
+	ok, err := EmailVerified(ctx, q, user)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return problem.E("identity.RequireVerifiedEmail", problem.Forbidden,
+			"verify your email address before submitting paid work (POST /v1/auth/verify-email/resend sends a new link)")
+	}
+	return nil
+}
+
+// MarkEmailVerified records that user's email is verified (tests and
+// support tooling; users verify through the mailed link).
+func (s *Service) MarkEmailVerified(ctx context.Context, user id.UserID) error {
+	_, err := s.pool.Exec(ctx, `UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1`, user)
+	if err != nil {
+		return problem.Wrap("identity.MarkEmailVerified", problem.Internal, err)
+	}
+	return nil
 }

@@ -17,8 +17,12 @@ func TestSignupLoginLogout(t *testing.T) {
 	if !strings.HasPrefix(u["id"].(string), "usr_") {
 		t.Fatalf("user %v", u)
 	}
-	// Same address in another case is the same account.
-	e.Must(409, "POST", "/v1/auth/signup", "", map[string]string{"email": "ada@example.COM", "password": "another long one"})
+	// Same address in another case is the same account: the reply does not
+	// say so (201, a user object with an unusable id), no account is made.
+	dup := e.Must(201, "POST", "/v1/auth/signup", "", map[string]string{"email": "ada@example.COM", "password": "another long one"})
+	if dup.JSON()["user"].(map[string]any)["id"] == u["id"] {
+		t.Fatal("duplicate signup returned the real id")
+	}
 	e.Must(400, "POST", "/v1/auth/signup", "", map[string]string{"email": "not an email", "password": "correct horse battery"})
 	e.Must(400, "POST", "/v1/auth/signup", "", map[string]string{"email": "x@example.com", "password": "short"})
 	e.Must(400, "POST", "/v1/auth/signup", "", map[string]string{"email": "x@example.com", "password": strings.Repeat("p", 300)})

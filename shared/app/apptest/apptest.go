@@ -19,6 +19,8 @@ import (
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/mail/mailtest"
 	"github.com/framebroker/framebroker/shared/media"
 )
 
@@ -29,6 +31,8 @@ type Env struct {
 	App    *app.App
 	Server *httptest.Server
 	Config config.Config
+	// Mail catches everything the API sends by SMTP.
+	Mail *mailtest.Catcher
 }
 
 // New starts the API on a fresh database.
@@ -45,6 +49,8 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	cfg.DatabaseURL = d.AppDSN
+	catcher := mailtest.Start(t)
+	cfg.SMTPAddr = catcher.Addr
 	// Webhooks: a fresh sealing key unless the stack gives one, and
 	// deliveries to loopback receivers allowed.
 	if cfg.WebhookKey == "" {
@@ -68,7 +74,7 @@ func New(t testing.TB) *Env {
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &Env{T: t, DB: d, App: a, Server: srv, Config: cfg}
+	return &Env{T: t, DB: d, App: a, Server: srv, Config: cfg, Mail: catcher}
 }
 
 // Response is a captured reply.
@@ -133,8 +139,24 @@ func (e *Env) Must(want int, method, path, token string, body any) Response {
 	return r
 }
 
-// User signs up and logs in a user, returning its token and id.
+// User signs up and logs in a user with a verified email (as if they had
+// followed the verification link), returning its token and id.
 func (e *Env) User(email string) (token, userID string) {
+	e.T.Helper()
+	token, userID = e.UnverifiedUser(email)
+	var u id.UserID
+	if err := u.UnmarshalText([]byte(userID)); err != nil {
+		e.T.Fatal(err)
+	}
+	if err := e.App.Identity.MarkEmailVerified(context.Background(), u); err != nil {
+		e.T.Fatal(err)
+	}
+	return token, userID
+}
+
+// UnverifiedUser signs up and logs in a user who has not verified their
+// email, returning its token and id.
+func (e *Env) UnverifiedUser(email string) (token, userID string) {
 	e.T.Helper()
 	cred := map[string]string{"email": email, "password": "correct horse battery"}
 	r := e.Must(http.StatusCreated, "POST", "/v1/auth/signup", "", cred)
@@ -148,4 +170,3 @@ func (e *Env) Workspace(token, name string) string {
 	e.T.Helper()
 	return e.Must(http.StatusCreated, "POST", "/v1/workspaces", token, map[string]string{"name": name}).Str("id")
 }
-

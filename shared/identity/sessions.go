@@ -1,0 +1,123 @@
+package identity
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// Session is one live session of a user, as they see it in their list.
+type Session struct {
+	ID         id.SessionID `json:"id"`
+	CreatedAt  time.Time    `json:"created_at"`
+	LastSeenAt time.Time    `json:"last_seen_at"`
+	ExpiresAt  time.Time    `json:"expires_at"`
+	UserAgent  string       `json:"user_agent"`
+	Current    bool         `json:"current"`
+}
+
+// Sessions lists the principal's live sessions (not revoked, not expired,
+// not idle), newest first, at most 100.
+func (s *Service) Sessions(ctx context.Context, p guard.Principal) ([]Session, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, created_at, last_seen_at, expires_at, user_agent FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+		  AND last_seen_at > now() - $2 * interval '1 microsecond'
+		ORDER BY created_at DESC LIMIT 100`, p.User, s.idle.Microseconds())
+	if err != nil {
+		return nil, problem.Wrap("identity.Sessions", problem.Internal, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) {
+		var x Session
+		err := r.Scan(&x.ID, &x.CreatedAt, &x.LastSeenAt, &x.ExpiresAt, &x.UserAgent)
+		x.Current = x.ID == p.Session
+		return x, err
+	})
+	if err != nil {
+		return nil, problem.Wrap("identity.Sessions", problem.Internal, err)
+	}
+	return out, nil
+}
+
+// RevokeSession revokes one of the principal's own sessions. Another user's
+// session id is answered exactly like an unknown one.
+func (s *Service) RevokeSession(ctx context.Context, p guard.Principal, sid id.SessionID) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, sid, p.User)
+	if err != nil {
+		return problem.Wrap("identity.RevokeSession", problem.Internal, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return guard.NotFound()
+	}
+	return nil
+}
+
+// RevokeOtherSessions revokes every session of the principal except the
+// one making the call.
+func (s *Service) RevokeOtherSessions(ctx context.Context, p guard.Principal) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL`, p.User, p.Session)
+	if err != nil {
+		return 0, problem.Wrap("identity.RevokeOtherSessions", problem.Internal, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// RotateSession replaces the principal's session with a new token (the old
+// one stops working at once). Call it on a privilege change so a token
+// captured before the change is worthless after it.
+func (s *Service) RotateSession(ctx context.Context, q db.Querier, p guard.Principal, userAgent string) (string, error) {
+	tag, err := q.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, p.Session, p.User)
+	if err != nil {
+		return "", problem.Wrap("identity.RotateSession", problem.Internal, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return "", errBadToken
+	}
+	return s.openSession(ctx, q, p.User, userAgent)
+}
+
+// ChangePassword checks the current password and sets a new one. Every
+// session (this one included) and every pending reset or magic link is
+// revoked; the caller gets a fresh session token.
+func (s *Service) ChangePassword(ctx context.Context, p guard.Principal, current, next, userAgent string) (string, error) {
+	const op = "identity.ChangePassword"
+	if err := checkPasswordPolicy(op, next); err != nil {
+		return "", err
+	}
+	var hash *string
+	if err := s.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, p.User).Scan(&hash); err != nil {
+		return "", problem.Wrap(op, problem.Internal, err)
+	}
+	if hash == nil {
+		return "", problem.E(op, problem.Conflict, "this account has no password; set one with a password reset")
+	}
+	ok, err := CheckPassword(*hash, current)
+	if err != nil {
+		return "", problem.Wrap(op, problem.Internal, err)
+	}
+	if !ok {
+		return "", problem.Field(op, "current_password", "is wrong")
+	}
+	nh, err := HashPassword(next)
+	if err != nil {
+		return "", problem.Wrap(op, problem.Internal, err)
+	}
+	var tok string
+	err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := setPassword(ctx, tx, p.User, nh); err != nil {
+			return err
+		}
+		tok, err = s.openSession(ctx, tx, p.User, userAgent)
+		return err
+	})
+	if err != nil {
+		return "", problem.Wrap(op, problem.Internal, err)
+	}
+	return tok, nil
+}
