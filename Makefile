@@ -17,6 +17,7 @@ install:
 
 cli:
 	$(GO) build -o .local/bin/framebroker ./cmd/framebroker
+	$(GO) build -o .local/bin/fb-worker ./ffmpeg-layer/worker
 
 dev: install cli
 	$(FRAMEBROKER) dev

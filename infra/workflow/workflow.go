@@ -1,6 +1,6 @@
 // Package workflow defines the encode-job state machine once, in Go, for the
-// CDK app. The same synthesized definition (encode-job.asl.json beside this
-// file, checked against the synth by the tests) is what the local stack runs
+// CDK app. The same synthesized definition (shared/pipeline/spec/
+// encode-job.asl.json, checked against the synth by the tests) is what the local stack runs
 // under aws-local-stepfunctions, with each Task routed to the local handler.
 //
 // Shape (T-04, T-05):
@@ -26,33 +26,31 @@ import (
 	tasks "github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/framebroker/framebroker/shared/pipeline/spec"
 )
 
-// State and step names: the contract between this definition, the pipeline
-// Lambda (which dispatches on Step*), and the local runner (which routes on
-// state names).
+// The names and limits shared with the step handlers and the local runner.
 const (
-	StateProbe         = "Probe"
-	StatePresign       = "Presign"
-	StateEncode        = "Encode"
-	StateRecordAttempt = "RecordAttempt"
-	StateShouldRetry   = "ShouldRetry"
-	StateBackoff       = "Backoff"
-	StateVerify        = "Verify"
-	StateNotify        = "Notify"
-	StateMarkFailed    = "MarkFailed"
+	StateProbe         = spec.StateProbe
+	StatePresign       = spec.StatePresign
+	StateEncode        = spec.StateEncode
+	StateRecordAttempt = spec.StateRecordAttempt
+	StateShouldRetry   = spec.StateShouldRetry
+	StateBackoff       = spec.StateBackoff
+	StateVerify        = spec.StateVerify
+	StateNotify        = spec.StateNotify
+	StateMarkFailed    = spec.StateMarkFailed
 
-	StepProbe         = "probe"
-	StepPresign       = "presign"
-	StepRecordAttempt = "record_attempt"
-	StepVerify        = "verify"
-	StepNotify        = "notify"
-	StepMarkFailed    = "mark_failed"
+	StepProbe         = spec.StepProbe
+	StepPresign       = spec.StepPresign
+	StepRecordAttempt = spec.StepRecordAttempt
+	StepVerify        = spec.StepVerify
+	StepNotify        = spec.StepNotify
+	StepMarkFailed    = spec.StepMarkFailed
+
+	EncodeTimeoutMinutes = spec.EncodeTimeoutMinutes
 )
-
-// EncodeTimeout bounds one worker run; presigned URLs live exactly this long
-// (T-04: at most one hour).
-const EncodeTimeoutMinutes = 60
 
 // Props are the resources the state machine drives.
 type Props struct {

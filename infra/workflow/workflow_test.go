@@ -18,8 +18,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite encode-job.asl.json from the synthesized definition")
 
-// ASLFile is the rendered definition the local runner executes.
-const ASLFile = "encode-job.asl.json"
+// ASLFile is the rendered definition the local runner executes (embedded
+// by shared/pipeline/spec).
+const ASLFile = "../../shared/pipeline/spec/encode-job.asl.json"
 
 // synthDefinition synthesizes a stack holding only the state machine and
 // returns its rendered ASL.

@@ -23,7 +23,10 @@ import (
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/identity"
+	"github.com/framebroker/framebroker/shared/keyring"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/media"
+	"github.com/framebroker/framebroker/shared/provenance"
 	"github.com/framebroker/framebroker/shared/tenancy"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
@@ -38,6 +41,11 @@ type App struct {
 	Blob     *s3blob.Store
 	Identity *identity.Service
 	Webhooks *webhook.Service
+	// Keys sign ledger checkpoints and provenance manifests (local: a
+	// keyring file under keyring.DefaultDir; AWS: a Secrets Manager adapter).
+	Keys keyring.Provider
+	// Pipeline runs encode jobs.
+	Pipeline *Pipeline
 	routes   []guard.Route
 	handler  http.Handler
 }
@@ -72,6 +80,9 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		return a.Identity.UserIDByEmail(ctx, tx, email)
 	}
 	var bs blob.Store = store
+	if a.Keys == nil {
+		a.Keys = keyring.NewDir(keyring.DefaultDir())
+	}
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}
@@ -80,7 +91,10 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.Identity.Routes(),
 		tenancy.NewService(pool, users).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
+		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),
+		ledger.NewService(pool, a.Keys).Routes(),
+		provenance.NewService(pool, a.Keys).Routes(),
 		a.cronRoutes(cfg),
 	)
 	h, err := a.FunctionHandler("")

@@ -33,7 +33,7 @@ func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 	ast := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/assets", tokA, map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 10}).Str("id")
 	hook := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/webhooks", tokA, map[string]any{"url": "https://hooks.example.com/a", "events": []string{}}).Str("id")
 	f := fixtures{
-		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2, "hook": hook},
+		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2, "hook": hook, "job": jobFixture(t, e, wsA, ast)},
 		missing: map[string]func() string{
 			"ws":      func() string { return id.New[id.WorkspaceID]().String() },
 			"project": func() string { return id.New[id.ProjectID]().String() },
@@ -41,6 +41,7 @@ func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 			"release": func() string { return id.New[id.ReleaseID]().String() },
 			"asset":   func() string { return id.New[id.AssetID]().String() },
 			"user":    func() string { return id.New[id.UserID]().String() },
+			"job":     func() string { return id.New[id.JobID]().String() },
 			"hook":    func() string { return id.New[id.WebhookID]().String() },
 		},
 	}
@@ -50,6 +51,23 @@ func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 		}
 	}
 	return f
+}
+
+// jobFixture records a queued job of workspace A directly (no execution
+// runs: the suite only needs its id to exist).
+func jobFixture(t *testing.T, e *apptest.Env, ws, asset string) string {
+	t.Helper()
+	var w id.WorkspaceID
+	var a id.AssetID
+	if w.UnmarshalText([]byte(ws)) != nil || a.UnmarshalText([]byte(asset)) != nil {
+		t.Fatal("bad fixture ids")
+	}
+	j := id.New[id.JobID]()
+	if _, err := e.DB.Owner.Exec(context.Background(), `INSERT INTO jobs (id, workspace_id, preset, inputs) VALUES ($1, $2, 'mp4-h264-720p', $3)`,
+		j, w, []id.AssetID{a}); err != nil {
+		t.Fatal(err)
+	}
+	return j.String()
 }
 
 func fill(pattern string, vals map[string]string) string {

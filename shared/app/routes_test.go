@@ -24,6 +24,10 @@ var publicRoutes = map[string]bool{
 	"POST /v1/auth/verify-email":             true,
 	"GET /v1/auth/oauth/{provider}/start":    true,
 	"GET /v1/auth/oauth/{provider}/callback": true,
+	// Provenance (issue 4): {ref} is "keys" (GET: public keys), "verify"
+	// (POST: envelope in, checks out) or a release id (GET: its envelope).
+	"GET /v1/provenance/{ref}":  true,
+	"POST /v1/provenance/{ref}": true,
 }
 
 func tableForTest(t *testing.T) []guard.Route {

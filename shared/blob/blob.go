@@ -24,8 +24,11 @@ type Info struct {
 
 // Store is an object store.
 type Store interface {
-	// PresignPut returns a URL that accepts one PUT of exactly size bytes
-	// with the given content type, valid for ttl (≤ MaxTTL).
+	// PresignPut returns a URL that accepts a PUT with the given content
+	// type, valid for ttl (≤ MaxTTL). A size > 0 is signed too, so only a
+	// body of exactly that many bytes is accepted; size 0 leaves it open
+	// (encode outputs, whose size is known only afterwards and is checked on
+	// verification).
 	PresignPut(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (string, error)
 	// PresignGet returns a URL that reads the object, valid for ttl (≤ MaxTTL).
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)

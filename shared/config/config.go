@@ -63,6 +63,17 @@ type Config struct {
 	// CronSecret authenticates calls to /internal/cron/{name}; empty refuses
 	// every call.
 	CronSecret string
+	// EncodeBackend selects the encode provider: "local" (the synthesized
+	// state machine under aws-local-stepfunctions, worker as a child
+	// process) or "stepfunctions" (AWS).
+	EncodeBackend string
+	// NodeBin, SFNModule and WorkerBin locate the local runner's parts.
+	NodeBin   string
+	SFNModule string
+	WorkerBin string
+	// StateMachineARN is the encode-job state machine in AWS.
+	StateMachineARN string
+
 	// DeletionGrace is how long after DELETE /v1/workspaces/{ws} the purge
 	// may remove the workspace (at most 30 days; 0 in tests).
 	DeletionGrace time.Duration
@@ -96,6 +107,11 @@ const (
 	EnvWebhookAllow     = "FRAMEBROKER_WEBHOOK_ALLOW_CIDRS"
 	EnvCronSecret       = "FRAMEBROKER_CRON_SECRET"
 	EnvDeletionGrace    = "FRAMEBROKER_DELETION_GRACE"
+	EnvEncodeBackend    = "FRAMEBROKER_ENCODE_BACKEND"
+	EnvNodeBin          = "FRAMEBROKER_NODE"
+	EnvSFNModule        = "FRAMEBROKER_SFN_MODULE"
+	EnvWorkerBin        = "FRAMEBROKER_WORKER"
+	EnvStateMachineARN  = "FRAMEBROKER_STATE_MACHINE_ARN"
 )
 
 // FromEnv reads the configuration from the process environment.
@@ -138,6 +154,12 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		WebhookAllowCIDRs: get(EnvWebhookAllow, ""),
 		CronSecret:        get(EnvCronSecret, ""),
 		DeletionGrace:     7 * 24 * time.Hour,
+
+		EncodeBackend:   get(EnvEncodeBackend, "stepfunctions"),
+		NodeBin:         get(EnvNodeBin, ""),
+		SFNModule:       get(EnvSFNModule, ""),
+		WorkerBin:       get(EnvWorkerBin, ""),
+		StateMachineARN: get(EnvStateMachineARN, ""),
 	}
 	if v := get(EnvDeletionGrace, ""); v != "" {
 		d, err := time.ParseDuration(v)
@@ -183,5 +205,10 @@ func (c Config) Environ() []string {
 		EnvWebhookAllow + "=" + c.WebhookAllowCIDRs,
 		EnvCronSecret + "=" + c.CronSecret,
 		EnvDeletionGrace + "=" + c.DeletionGrace.String(),
+		EnvEncodeBackend + "=" + c.EncodeBackend,
+		EnvNodeBin + "=" + c.NodeBin,
+		EnvSFNModule + "=" + c.SFNModule,
+		EnvWorkerBin + "=" + c.WorkerBin,
+		EnvStateMachineARN + "=" + c.StateMachineARN,
 	}
 }

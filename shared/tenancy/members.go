@@ -10,6 +10,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -99,6 +100,9 @@ func (s *Service) addMember(w http.ResponseWriter, r *http.Request, a *guard.Acc
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
+	if err := ledger.Record(r.Context(), a, "member.added", m.User.String(), map[string]any{"user": m.User, "role": m.Role}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusCreated, m)
 	return nil
 }
@@ -164,6 +168,9 @@ func (s *Service) updateMember(w http.ResponseWriter, r *http.Request, a *guard.
 	if err != nil {
 		return notFoundOr(op, err)
 	}
+	if err := ledger.Record(r.Context(), a, "member.role_changed", m.User.String(), map[string]any{"user": m.User, "from": current, "to": m.Role}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusOK, m)
 	return nil
 }
@@ -182,6 +189,9 @@ func (s *Service) removeMember(w http.ResponseWriter, r *http.Request, a *guard.
 	}
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM members WHERE workspace_id = $1 AND user_id = $2`, a.Workspace, a.Member()); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := ledger.Record(r.Context(), a, "member.removed", a.Member().String(), map[string]any{"user": a.Member(), "role": current}); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -98,6 +99,9 @@ func (s *Service) createProject(w http.ResponseWriter, r *http.Request, a *guard
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
+	if err := ledger.Record(r.Context(), a, "project.created", p.ID.String(), map[string]any{"name": p.Name}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusCreated, p)
 	return nil
 }
@@ -145,6 +149,9 @@ func (s *Service) updateProject(w http.ResponseWriter, r *http.Request, a *guard
 	if err != nil {
 		return notFoundOr(op, err)
 	}
+	if err := ledger.Record(r.Context(), a, "project.updated", p.ID.String(), map[string]any{"name": p.Name, "description_changed": d != nil}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusOK, p)
 	return nil
 }
@@ -161,6 +168,9 @@ func (s *Service) deleteProject(w http.ResponseWriter, r *http.Request, a *guard
 	}
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM projects WHERE id = $1 AND workspace_id = $2`, a.Project(), a.Workspace); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := ledger.Record(r.Context(), a, "project.deleted", a.Project().String(), nil); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -124,6 +125,9 @@ func (s *Service) createRelease(w http.ResponseWriter, r *http.Request, a *guard
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
+	if err := ledger.Record(r.Context(), a, "release.created", out.ID.String(), map[string]any{"name": out.Name, "shots": out.Shots}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusCreated, out)
 	return nil
 }
@@ -186,6 +190,9 @@ func (s *Service) updateRelease(w http.ResponseWriter, r *http.Request, a *guard
 	if rel, err = s.loadRelease(r.Context(), a, false); err != nil {
 		return err
 	}
+	if err := ledger.Record(r.Context(), a, "release.updated", rel.ID.String(), map[string]any{"name": rel.Name, "shots": rel.Shots}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusOK, rel)
 	return nil
 }
@@ -201,6 +208,9 @@ func (s *Service) deleteRelease(w http.ResponseWriter, r *http.Request, a *guard
 	}
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM releases WHERE id = $1 AND workspace_id = $2`, rel.ID, a.Workspace); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := ledger.Record(r.Context(), a, "release.deleted", rel.ID.String(), map[string]any{"name": rel.Name}); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -45,6 +46,9 @@ func (s *Service) createShot(w http.ResponseWriter, r *http.Request, a *guard.Ac
 		id.New[id.ShotID](), a.Workspace, a.Project(), *n, d))
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := ledger.Record(r.Context(), a, "shot.created", sh.ID.String(), map[string]any{"project": sh.Project, "name": sh.Name}); err != nil {
+		return err
 	}
 	httpx.JSON(w, http.StatusCreated, sh)
 	return nil
@@ -93,6 +97,9 @@ func (s *Service) updateShot(w http.ResponseWriter, r *http.Request, a *guard.Ac
 	if err != nil {
 		return notFoundOr(op, err)
 	}
+	if err := ledger.Record(r.Context(), a, "shot.updated", sh.ID.String(), map[string]any{"name": sh.Name, "description_changed": d != nil}); err != nil {
+		return err
+	}
 	httpx.JSON(w, http.StatusOK, sh)
 	return nil
 }
@@ -108,6 +115,9 @@ func (s *Service) deleteShot(w http.ResponseWriter, r *http.Request, a *guard.Ac
 	}
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM shots WHERE id = $1 AND workspace_id = $2`, a.Shot(), a.Workspace); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := ledger.Record(r.Context(), a, "shot.deleted", a.Shot().String(), nil); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

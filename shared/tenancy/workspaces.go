@@ -11,6 +11,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -49,7 +50,11 @@ func (s *Service) createWorkspace(w http.ResponseWriter, r *http.Request, a *gua
 			ws.ID, n, a.Principal.User).Scan(&ws.CreatedAt); err != nil {
 			return err
 		}
-		_, err := tx.Exec(r.Context(), `INSERT INTO members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws.ID, a.Principal.User)
+		if _, err := tx.Exec(r.Context(), `INSERT INTO members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, ws.ID, a.Principal.User); err != nil {
+			return err
+		}
+		_, err := ledger.Append(r.Context(), tx, ws.ID, a.Principal.User.String(), "workspace.created", ws.ID.String(),
+			map[string]any{"name": n, "owner": a.Principal.User})
 		return err
 	})
 	if err != nil {
@@ -113,6 +118,9 @@ func (s *Service) updateWorkspace(w http.ResponseWriter, r *http.Request, a *gua
 	if err := a.Tx.QueryRow(r.Context(), `UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1 RETURNING name, created_at`,
 		a.Workspace, n).Scan(&ws.Name, &ws.CreatedAt); err != nil {
 		return notFoundOr(op, err)
+	}
+	if err := ledger.Record(r.Context(), a, "workspace.updated", a.Workspace.String(), map[string]any{"name": n}); err != nil {
+		return err
 	}
 	httpx.JSON(w, http.StatusOK, ws)
 	return nil

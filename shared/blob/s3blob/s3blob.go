@@ -57,15 +57,17 @@ func New(ctx context.Context, c Config) (*Store, error) {
 // Client exposes the S3 client for infrastructure code (bucket set-up, tests).
 func (s *Store) Client() *s3.Client { return s.client }
 
-// PresignPut implements blob.Store. Content-Type and Content-Length are
-// signed, so S3 refuses an upload of another size or type.
+// PresignPut implements blob.Store. Content-Type (and Content-Length when
+// size > 0) are signed, so S3 refuses an upload of another type or size.
 func (s *Store) PresignPut(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (string, error) {
 	if err := blob.CheckTTL(ttl); err != nil {
 		return "", err
 	}
-	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{
-		Bucket: &s.bucket, Key: &key, ContentType: &contentType, ContentLength: &size,
-	}, s3.WithPresignExpires(ttl))
+	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, ContentType: &contentType}
+	if size > 0 {
+		in.ContentLength = &size
+	}
+	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("s3blob: presign put: %w", err)
 	}

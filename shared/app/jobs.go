@@ -1,0 +1,54 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/framebroker/framebroker/shared/asset"
+	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/broker"
+	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/job"
+	"github.com/framebroker/framebroker/shared/pipeline"
+	"github.com/framebroker/framebroker/shared/pipeline/sfnlocal"
+	"github.com/framebroker/framebroker/shared/pipeline/spec"
+)
+
+// Pipeline is the encode side of the app: the step handlers, the provider
+// dispatcher, and (locally) the local provider.
+type Pipeline struct {
+	Steps      *pipeline.Steps
+	Dispatcher *pipeline.Dispatcher
+	Local      *sfnlocal.Backend // nil unless FRAMEBROKER_ENCODE_BACKEND=local
+	Jobs       *job.Service
+}
+
+// newPipeline wires the encode pipeline and returns the job routes. A
+// missing provider is not fatal here (the API still serves everything else);
+// submissions then answer 503.
+func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prober) []guard.Route {
+	health := &pipeline.Health{Pool: a.Pool, Threshold: 3, Cooldown: 5 * time.Minute}
+	steps := &pipeline.Steps{
+		Pool: a.Pool, Store: store, Prober: prober, Health: health,
+		Broker:  broker.Broker{Store: store, TTL: spec.EncodeTimeoutMinutes * time.Minute},
+		Backoff: pipeline.DefaultBackoff,
+	}
+	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}}
+	if cfg.EncodeBackend == "local" && a.Pool != nil {
+		b, err := sfnlocal.New(sfnlocal.Config{Node: cfg.NodeBin, Module: cfg.SFNModule, Definition: spec.Definition, Worker: cfg.WorkerBin, Steps: steps})
+		if err != nil {
+			slog.Warn("local encode provider unavailable; job submissions will answer 503", "err", err.Error())
+		} else {
+			p.Local = b
+			p.Dispatcher.Backends = append(p.Dispatcher.Backends, b)
+		}
+	}
+	if len(p.Dispatcher.Backends) == 0 && a.Pool != nil {
+		slog.Warn(fmt.Sprintf("no encode provider configured (%s=%q)", config.EnvEncodeBackend, cfg.EncodeBackend))
+	}
+	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL)
+	a.Pipeline = p
+	return p.Jobs.Routes()
+}

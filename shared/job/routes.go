@@ -1,0 +1,386 @@
+package job
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/preset"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// Function is the Lambda that serves the job routes.
+const Function = "jobs"
+
+// Starter starts and stops job executions (the pipeline's dispatcher).
+type Starter interface {
+	// Start begins executing a committed, queued job and says which
+	// provider runs it under which execution id.
+	Start(ctx context.Context, ws id.WorkspaceID, j id.JobID) (provider, executionID string, err error)
+	// Cancel stops an execution.
+	Cancel(ctx context.Context, provider, executionID string) error
+}
+
+// Hook runs inside the submission transaction after the job row is written
+// (ledger event, spend reservation…); an error aborts the submission.
+type Hook func(ctx context.Context, tx pgx.Tx, a *guard.Access, j Job) error
+
+// Service serves the job routes.
+type Service struct {
+	pool    *pgxpool.Pool
+	store   blob.Store
+	starter Starter
+	ttl     time.Duration
+	// OnSubmit hooks run in the submission transaction, in order.
+	OnSubmit []Hook
+}
+
+// NewService returns a Service. ttl bounds download URLs of outputs.
+func NewService(pool *pgxpool.Pool, store blob.Store, starter Starter, ttl time.Duration) *Service {
+	return &Service{pool: pool, store: store, starter: starter, ttl: ttl}
+}
+
+// Routes are the job routes.
+func (s *Service) Routes() []guard.Route {
+	rs := []guard.Route{
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Editor), Handler: s.submit, Stream: true,
+			Example: `{"inputs":["ast_00000000000000000000000000000000"],"preset":"mp4-h264-720p"}`},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Handler: s.list},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Handler: s.get},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}/trail", Policy: guard.Member(guard.Viewer), Handler: s.trail},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs/{job}/cancel", Policy: guard.Member(guard.Editor), Handler: s.cancel},
+	}
+	for i := range rs {
+		rs[i].Function = Function
+	}
+	return rs
+}
+
+type submitInput struct {
+	Inputs []id.AssetID `json:"inputs"`
+	Preset string       `json:"preset"`
+	Shot   *id.ShotID   `json:"shot"`
+}
+
+// MaxInputs bounds a job's inputs.
+const MaxInputs = 16
+
+func (in submitInput) hash() []byte {
+	ins := make([]string, len(in.Inputs))
+	for i, a := range in.Inputs {
+		ins[i] = a.String()
+	}
+	shot := ""
+	if in.Shot != nil {
+		shot = in.Shot.String()
+	}
+	b, _ := json.Marshal([]any{in.Preset, ins, shot})
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+func idempotencyKey(r *http.Request) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if len(k) > 255 {
+		return "", problem.Field("job.Submit", "Idempotency-Key", "at most 255 characters")
+	}
+	for _, c := range k {
+		if c < 0x21 || c > 0x7e {
+			return "", problem.Field("job.Submit", "Idempotency-Key", "printable ASCII without spaces")
+		}
+	}
+	return k, nil
+}
+
+// submit validates and records a job, then starts it once committed. The
+// same Idempotency-Key with the same body answers the first job again; with
+// another body it is refused.
+func (s *Service) submit(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "job.Submit"
+	ctx := r.Context()
+	var in submitInput
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	p, ok := preset.Lookup(in.Preset)
+	if !ok {
+		return problem.Field(op, "preset", "unknown preset; one of "+strings.Join(preset.Names(), ", "))
+	}
+	if len(in.Inputs) == 0 || len(in.Inputs) > MaxInputs {
+		return problem.Field(op, "inputs", fmt.Sprintf("1 to %d asset ids", MaxInputs))
+	}
+	seen := map[id.AssetID]bool{}
+	for _, in := range in.Inputs {
+		if seen[in] {
+			return problem.Field(op, "inputs", "lists "+in.String()+" twice")
+		}
+		seen[in] = true
+	}
+
+	var j Job
+	replayed := false
+	err = db.InWorkspace(ctx, s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
+		if key != "" {
+			existing, found, err := s.byKey(ctx, tx, a.Workspace, key, in.hash())
+			if err != nil || found {
+				j, replayed = existing, found
+				return err
+			}
+		}
+		if err := checkInputs(ctx, tx, a.Workspace, in); err != nil {
+			return err
+		}
+		var nullKey *string
+		if key != "" {
+			nullKey = &key
+		}
+		row := tx.QueryRow(ctx, `INSERT INTO jobs (id, workspace_id, preset, inputs, shot_id, idempotency_key, request_hash, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING `+cols,
+			id.New[id.JobID](), a.Workspace, p.Name, in.Inputs, in.Shot, nullKey, in.hash(), a.Principal.User)
+		j, err = scan(row)
+		if errors.Is(err, pgx.ErrNoRows) { // a concurrent request with the same key won
+			existing, _, err := s.byKey(ctx, tx, a.Workspace, key, in.hash())
+			j, replayed = existing, true
+			return err
+		}
+		if err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		if err := Trail(ctx, tx, a.Workspace, j.ID, "queued", 1, map[string]any{
+			"preset": p.Name, "inputs": in.Inputs, "by": a.Principal.User, "idempotency_key": key != "",
+		}); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		for _, h := range s.OnSubmit {
+			if err := h(ctx, tx, a, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	j.Outputs = []Output{}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+		httpx.JSON(w, http.StatusAccepted, j)
+		return nil
+	}
+	provider, exec, err := s.starter.Start(ctx, a.Workspace, j.ID)
+	if err != nil {
+		slog.ErrorContext(ctx, "job: no provider started the job", "job", j.ID.String(), "err", err.Error())
+		_ = db.InWorkspace(context.WithoutCancel(ctx), s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = 'no encode provider available', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
+				return err
+			}
+			return Trail(ctx, tx, a.Workspace, j.ID, "failed", 1, map[string]any{"error": "no encode provider available"})
+		})
+		return &problem.Error{Op: op, Kind: problem.Unavailable, Detail: "no encode provider is available; the job was not started", RetryAfter: time.Minute, Err: err}
+	}
+	err = db.InWorkspace(ctx, s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE jobs SET provider = $2, execution_id = $3, updated_at = now() WHERE id = $1`, j.ID, provider, exec)
+		return err
+	})
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	j.Provider = provider
+	httpx.JSON(w, http.StatusAccepted, j)
+	return nil
+}
+
+// byKey finds the job submitted under an idempotency key; a different
+// request under the same key is refused.
+func (s *Service) byKey(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, key string, hash []byte) (Job, bool, error) {
+	var stored []byte
+	j, err := scan(tx.QueryRow(ctx, `SELECT `+cols+` FROM jobs WHERE workspace_id = $1 AND idempotency_key = $2`, ws, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, false, nil
+	}
+	if err != nil {
+		return Job{}, false, problem.Wrap("job.byKey", problem.Internal, err)
+	}
+	if err := tx.QueryRow(ctx, `SELECT request_hash FROM jobs WHERE id = $1`, j.ID).Scan(&stored); err != nil {
+		return Job{}, false, problem.Wrap("job.byKey", problem.Internal, err)
+	}
+	if string(stored) != string(hash) {
+		return Job{}, false, problem.E("job.Submit", problem.Unprocessable, "this Idempotency-Key was used with a different request")
+	}
+	return j, true, nil
+}
+
+// checkInputs requires every input to be a completed, probed asset of the
+// workspace; an asset of another workspace is refused like a missing one.
+func checkInputs(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, in submitInput) error {
+	const op = "job.checkInputs"
+	rows, err := tx.Query(ctx, `SELECT id, status, probe IS NOT NULL FROM assets WHERE workspace_id = $1 AND id = ANY($2)`, ws, in.Inputs)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	type st struct {
+		status string
+		media  bool
+	}
+	found := map[id.AssetID]st{}
+	for rows.Next() {
+		var a id.AssetID
+		var s st
+		if err := rows.Scan(&a, &s.status, &s.media); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		found[a] = s
+	}
+	if err := rows.Err(); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	for _, a := range in.Inputs {
+		s, ok := found[a]
+		switch {
+		case !ok:
+			return problem.E(op, problem.Unprocessable, "inputs: "+a.String()+" is not an asset of this workspace")
+		case s.status != "complete":
+			return problem.E(op, problem.Unprocessable, "inputs: "+a.String()+" is not uploaded and completed yet")
+		case !s.media:
+			return problem.E(op, problem.Unprocessable, "inputs: "+a.String()+" is not media ffprobe can read")
+		}
+	}
+	if in.Shot != nil {
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM shots WHERE id = $1 AND workspace_id = $2)`, *in.Shot, ws).Scan(&ok); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		if !ok {
+			return problem.E(op, problem.Unprocessable, "shot: not a shot of this workspace")
+		}
+	}
+	return nil
+}
+
+func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "job.List"
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	rows, err := a.Tx.Query(r.Context(), `SELECT `+cols+` FROM jobs WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		a.Workspace, p.After, p.Limit+1)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scan(r) })
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	for i := range items {
+		items[i].Outputs = []Output{}
+	}
+	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(j Job) uuid.UUID { return j.ID.UUID() }))
+	return nil
+}
+
+func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "job.Get"
+	j, err := Load(r.Context(), a.Tx, a.Workspace, a.Job(), false)
+	if errors.Is(err, ErrNotFound) {
+		return guard.NotFound()
+	}
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if j.Outputs, err = LoadOutputs(r.Context(), a.Tx, a.Workspace, j.ID); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	for i := range j.Outputs {
+		if j.Outputs[i].DownloadURL, err = s.store.PresignGet(r.Context(), j.Outputs[i].key, s.ttl); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+	}
+	httpx.JSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (s *Service) trail(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "job.Trail"
+	after := int64(0)
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return problem.Field(op, "after", "a sequence number from a previous page")
+		}
+		after = n
+	}
+	p, err := httpx.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	ev, err := LoadTrail(r.Context(), a.Tx, a.Workspace, a.Job(), after, p.Limit+1)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	out := map[string]any{"job": a.Job(), "data": ev, "has_more": false}
+	if ev == nil {
+		out["data"] = []Event{}
+	}
+	if len(ev) > p.Limit {
+		out["data"], out["has_more"], out["next_after"] = ev[:p.Limit], true, ev[p.Limit-1].Seq
+	}
+	httpx.JSON(w, http.StatusOK, out)
+	return nil
+}
+
+// Finished reports whether status is terminal.
+func Finished(status string) bool {
+	return status == Completed || status == Failed || status == Canceled
+}
+
+func (s *Service) cancel(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "job.Cancel"
+	ctx := r.Context()
+	j, err := Load(ctx, a.Tx, a.Workspace, a.Job(), true)
+	if errors.Is(err, ErrNotFound) {
+		return guard.NotFound()
+	}
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if Finished(j.Status) {
+		return problem.E(op, problem.Conflict, "the job is already "+j.Status)
+	}
+	if _, err := a.Tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := Trail(ctx, a.Tx, a.Workspace, j.ID, "canceled", j.Attempt, map[string]any{"by": a.Principal.User}); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if j.ExecutionID != "" {
+		if err := s.starter.Cancel(ctx, j.Provider, j.ExecutionID); err != nil {
+			return problem.Wrap(op, problem.Unavailable, err)
+		}
+	}
+	j.Status = Canceled
+	j.Outputs = []Output{}
+	httpx.JSON(w, http.StatusOK, j)
+	return nil
+}
+

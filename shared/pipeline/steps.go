@@ -1,0 +1,503 @@
+// Package pipeline runs encode jobs: the step handlers the state machine
+// invokes (probe, presign, record_attempt, verify, notify, mark_failed — the
+// same code in the pipeline Lambda and in the local runner), and the
+// dispatcher that starts executions on the first healthy encode provider
+// (T-11).
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/framebroker/framebroker/shared/asset"
+	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/broker"
+	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/job"
+	"github.com/framebroker/framebroker/shared/pipeline/spec"
+	"github.com/framebroker/framebroker/shared/preset"
+)
+
+// MaxAttempts is how many times the encode runs before the job fails.
+const MaxAttempts = 3
+
+// Payload is what the state machine passes to a step.
+type Payload struct {
+	Step        string         `json:"step"`
+	Workspace   id.WorkspaceID `json:"workspace"`
+	Job         id.JobID       `json:"job"`
+	Attempt     int            `json:"attempt,omitempty"`
+	Error       *StepError     `json:"error,omitempty"`
+	ImageDigest string         `json:"image_digest,omitempty"`
+}
+
+// StepError is a Step Functions error as Catch delivers it.
+type StepError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Failure is a step's failure with a Step Functions error name (e.g.
+// "Job.VerificationFailed"); the Lambda entry point and the local runner
+// both report Name as the error type.
+type Failure struct {
+	Name  string
+	Cause string
+}
+
+func (f *Failure) Error() string { return f.Name + ": " + f.Cause }
+
+func fail(name, format string, args ...any) error {
+	return &Failure{Name: name, Cause: fmt.Sprintf(format, args...)}
+}
+
+// Notifier is told, inside the verify or mark_failed transaction, that a
+// job finished (webhooks, ledger). Nil means nobody is.
+type Notifier func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error
+
+// Steps are the step handlers.
+type Steps struct {
+	Pool   *pgxpool.Pool
+	Store  blob.Store
+	Prober asset.Prober
+	Broker broker.Broker
+	// Backoff is the wait before attempt n+1 after attempt n failed.
+	Backoff func(attempt int) time.Duration
+	// Health records job outcomes per provider (may be nil).
+	Health *Health
+	// Notify hooks (may be empty).
+	Notify []Notifier
+}
+
+// DefaultBackoff waits 10 s, 30 s, 90 s… between attempts.
+func DefaultBackoff(attempt int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < attempt; i++ {
+		d *= 3
+	}
+	return d
+}
+
+// Handle runs one step.
+func (s *Steps) Handle(ctx context.Context, p Payload) (any, error) {
+	if p.Workspace.IsZero() || p.Job.IsZero() {
+		return nil, fail("Job.BadPayload", "workspace and job are required")
+	}
+	if p.Attempt == 0 {
+		p.Attempt = 1
+	}
+	switch p.Step {
+	case spec.StepProbe:
+		return s.probe(ctx, p)
+	case spec.StepPresign:
+		return s.presign(ctx, p)
+	case spec.StepRecordAttempt:
+		return s.recordAttempt(ctx, p)
+	case spec.StepVerify:
+		return s.verify(ctx, p)
+	case spec.StepNotify:
+		return s.notify(ctx, p)
+	case spec.StepMarkFailed:
+		return s.markFailed(ctx, p)
+	}
+	return nil, fail("Job.BadPayload", "unknown step %q", p.Step)
+}
+
+func (s *Steps) tx(ctx context.Context, ws id.WorkspaceID, fn func(pgx.Tx) error) error {
+	return db.InWorkspace(ctx, s.Pool, ws.UUID().String(), fn)
+}
+
+// active loads the job and refuses to go on with a finished one (canceled
+// while running, or a duplicate delivery of a step).
+func active(ctx context.Context, tx pgx.Tx, p Payload) (job.Job, error) {
+	j, err := job.Load(ctx, tx, p.Workspace, p.Job, true)
+	if errors.Is(err, job.ErrNotFound) {
+		return j, fail("Job.NotFound", "job %s", p.Job)
+	}
+	if err != nil {
+		return j, err
+	}
+	if job.Finished(j.Status) {
+		return j, fail("Job.Finished", "job is already %s", j.Status)
+	}
+	return j, nil
+}
+
+type inputInfo struct {
+	Asset  id.AssetID `json:"asset"`
+	SHA256 string     `json:"sha256"`
+	Key    string     `json:"-"`
+}
+
+func loadInputs(ctx context.Context, tx pgx.Tx, j job.Job) ([]inputInfo, error) {
+	out := make([]inputInfo, 0, len(j.Inputs))
+	for _, a := range j.Inputs {
+		in := inputInfo{Asset: a}
+		err := tx.QueryRow(ctx, `SELECT object_key, encode(sha256, 'hex') FROM assets WHERE id = $1 AND workspace_id = $2 AND status = 'complete'`,
+			a, j.Workspace).Scan(&in.Key, &in.SHA256)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fail("Job.InputMissing", "input %s is gone", a)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// ProbeResult is the probe step's output.
+type ProbeResult struct {
+	Duration float64 `json:"duration"`
+}
+
+func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
+	var res ProbeResult
+	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		j, err := active(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		inputs, err := loadInputs(ctx, tx, j)
+		if err != nil {
+			return err
+		}
+		var probed []map[string]any
+		for _, in := range inputs {
+			url, err := s.Store.PresignGet(ctx, in.Key, 5*time.Minute)
+			if err != nil {
+				return err
+			}
+			raw, err := s.Prober.Probe(ctx, url)
+			if err != nil {
+				return fail("Job.InputUnreadable", "input %s: %v", in.Asset, err)
+			}
+			var doc struct {
+				Format struct {
+					Duration string `json:"duration"`
+				} `json:"format"`
+				Streams []json.RawMessage `json:"streams"`
+			}
+			_ = json.Unmarshal(raw, &doc)
+			d, _ := strconv.ParseFloat(doc.Format.Duration, 64)
+			res.Duration = max(res.Duration, d)
+			probed = append(probed, map[string]any{"asset": in.Asset, "sha256": in.SHA256, "duration": d, "streams": len(doc.Streams)})
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'running', input_duration = $2, updated_at = now() WHERE id = $1`, j.ID, res.Duration); err != nil {
+			return err
+		}
+		return job.Trail(ctx, tx, p.Workspace, p.Job, "probed", p.Attempt, map[string]any{"inputs": probed})
+	})
+	return res, err
+}
+
+// PresignResult is the worker's command line for this attempt.
+type PresignResult struct {
+	Command []string `json:"command"`
+	Attempt int      `json:"attempt"`
+}
+
+func (s *Steps) presign(ctx context.Context, p Payload) (any, error) {
+	var res PresignResult
+	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		j, err := active(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		pr, ok := preset.Lookup(j.Preset)
+		if !ok {
+			return fail("Job.UnknownPreset", "preset %q", j.Preset)
+		}
+		inputs, err := loadInputs(ctx, tx, j)
+		if err != nil {
+			return err
+		}
+		ins := make([]broker.Input, len(inputs))
+		for i, in := range inputs {
+			ins[i] = broker.Input{Asset: in.Asset, Key: in.Key}
+		}
+		g, err := s.Broker.Mint(ctx, p.Workspace, p.Job, p.Attempt, ins, pr.Outputs)
+		if err != nil {
+			return err
+		}
+		dur := 0.0
+		if j.Duration != nil {
+			dur = *j.Duration
+		}
+		res = PresignResult{Command: g.Command(pr.Name, dur, pr.Outputs), Attempt: p.Attempt}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET attempt = $2, updated_at = now() WHERE id = $1`, j.ID, p.Attempt); err != nil {
+			return err
+		}
+		return job.Trail(ctx, tx, p.Workspace, p.Job, "presigned", p.Attempt, map[string]any{
+			"prefix": broker.AttemptPrefix(p.Workspace, p.Job, p.Attempt), "expires_at": g.ExpiresAt,
+			"ttl_seconds": int(s.Broker.TTL.Seconds()), "outputs": len(pr.Outputs), "inputs": len(ins),
+		})
+	})
+	return res, err
+}
+
+// RetryDecision is the record_attempt step's output.
+type RetryDecision struct {
+	Retry       bool `json:"retry"`
+	Attempt     int  `json:"attempt"`
+	WaitSeconds int  `json:"wait_seconds"`
+}
+
+func (s *Steps) recordAttempt(ctx context.Context, p Payload) (any, error) {
+	var d RetryDecision
+	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		j, err := active(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		e := StepError{Error: "States.TaskFailed"}
+		if p.Error != nil {
+			e = *p.Error
+		}
+		d = RetryDecision{Retry: p.Attempt < MaxAttempts, Attempt: p.Attempt + 1}
+		if d.Retry {
+			d.WaitSeconds = int(s.Backoff(p.Attempt).Seconds())
+		}
+		return job.Trail(ctx, tx, p.Workspace, j.ID, "attempt_failed", p.Attempt, map[string]any{
+			"error": e.Error, "cause": broker.Redact(truncate(e.Cause, 2000)), "retry": d.Retry, "wait_seconds": d.WaitSeconds,
+		})
+	})
+	return d, err
+}
+
+// MaxReport bounds the worker's report.
+const MaxReport = 1 << 20
+
+// workerReport mirrors the worker's report.
+type workerReport struct {
+	Preset         string           `json:"preset"`
+	EncoderVersion string           `json:"encoder_version"`
+	FFmpegArgv     []string         `json:"ffmpeg_argv"`
+	WorkerArgv     []string         `json:"worker_argv"`
+	Outputs        []reportOutput   `json:"outputs"`
+	TimingsMS      map[string]int64 `json:"timings_ms"`
+	StartedAt      time.Time        `json:"started_at"`
+	FinishedAt     time.Time        `json:"finished_at"`
+	Environment    []string         `json:"environment"`
+	Error          string           `json:"error"`
+}
+
+type reportOutput struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// hashObject streams an object and returns its SHA-256 and size.
+func hashObject(ctx context.Context, store blob.Store, key string) (string, int64, error) {
+	rc, _, err := store.Open(ctx, key)
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func (s *Steps) readReport(ctx context.Context, p Payload) (workerReport, error) {
+	var rep workerReport
+	rc, _, err := s.Store.Open(ctx, broker.ReportKey(p.Workspace, p.Job, p.Attempt))
+	if errors.Is(err, blob.ErrNotFound) {
+		return rep, fail("Job.VerificationFailed", "the worker left no report")
+	}
+	if err != nil {
+		return rep, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxReport+1))
+	if err != nil {
+		return rep, err
+	}
+	if len(b) > MaxReport {
+		return rep, fail("Job.VerificationFailed", "report over %d bytes", MaxReport)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return rep, fail("Job.VerificationFailed", "report is not JSON: %v", err)
+	}
+	return rep, nil
+}
+
+// verify re-hashes every output in the object store against the worker's
+// report and only then registers the outputs and writes the trail (T-05).
+func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
+	var j job.Job
+	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		var err error
+		j, err = active(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr, ok := preset.Lookup(j.Preset)
+	if !ok {
+		return nil, fail("Job.UnknownPreset", "preset %q", j.Preset)
+	}
+	rep, err := s.readReport(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Error != "" {
+		return nil, fail("Job.VerificationFailed", "the worker reported an error: %s", broker.Redact(truncate(rep.Error, 500)))
+	}
+	claimed := map[string]reportOutput{}
+	for _, o := range rep.Outputs {
+		claimed[o.Name] = o
+	}
+	type checked struct {
+		preset.Output
+		sha  string
+		size int64
+		key  string
+	}
+	var outs []checked
+	for _, o := range pr.Outputs {
+		c, ok := claimed[o.Name]
+		if !ok {
+			return nil, fail("Job.VerificationFailed", "output %s missing from the report", o.Name)
+		}
+		key := broker.OutputKey(p.Workspace, p.Job, p.Attempt, o.Name)
+		sum, n, err := hashObject(ctx, s.Store, key)
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, fail("Job.VerificationFailed", "output %s was not uploaded", o.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sum != c.SHA256 || n != c.Size {
+			return nil, fail("Job.VerificationFailed", "output %s: stored object (sha256 %s, %d bytes) differs from the worker's report (sha256 %s, %d bytes)",
+				o.Name, sum, n, c.SHA256, c.Size)
+		}
+		outs = append(outs, checked{Output: o, sha: sum, size: n, key: key})
+	}
+
+	var registered []map[string]any
+	err = s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		j, err := active(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		inputs, err := loadInputs(ctx, tx, j)
+		if err != nil {
+			return err
+		}
+		for _, o := range outs {
+			a := id.New[id.AssetID]()
+			sum, _ := hex.DecodeString(o.sha)
+			if _, err := tx.Exec(ctx, `INSERT INTO assets (id, workspace_id, filename, content_type, declared_size, object_key, status, sha256, size, completed_at)
+				VALUES ($1, $2, $3, $4, $5, $6, 'complete', $7, $5, now())`, a, p.Workspace, o.Name, o.ContentType, max(o.size, 1), o.key, sum); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO job_outputs (workspace_id, job_id, name, asset_id) VALUES ($1, $2, $3, $4)`, p.Workspace, p.Job, o.Name, a); err != nil {
+				return err
+			}
+			registered = append(registered, map[string]any{"name": o.Name, "asset": a, "sha256": o.sha, "size": o.size})
+		}
+		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "verified", p.Attempt, map[string]any{"outputs": registered}); err != nil {
+			return err
+		}
+		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "recorded", p.Attempt, map[string]any{
+			"encoder_version": rep.EncoderVersion, "image_digest": p.ImageDigest,
+			"ffmpeg_argv": broker.RedactAll(rep.FFmpegArgv), "worker_argv": broker.RedactAll(rep.WorkerArgv),
+			"inputs": inputs, "outputs": registered, "timings_ms": rep.TimingsMS,
+			"worker_started_at": rep.StartedAt, "worker_finished_at": rep.FinishedAt, "worker_environment": rep.Environment,
+		}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'completed', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
+			return err
+		}
+		j.Status = job.Completed
+		return s.notifyAll(ctx, tx, p.Workspace, j, "job.completed")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.Health != nil {
+		s.Health.Succeeded(ctx, j.Provider)
+	}
+	return map[string]any{"outputs": len(registered)}, nil
+}
+
+func (s *Steps) notifyAll(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error {
+	for _, n := range s.Notify {
+		if err := n(ctx, tx, ws, j, event); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Steps) notify(ctx context.Context, p Payload) (any, error) {
+	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		return job.Trail(ctx, tx, p.Workspace, p.Job, "notified", p.Attempt, map[string]any{"event": "job.completed"})
+	})
+	return map[string]any{"notified": true}, err
+}
+
+// FailResult is mark_failed's output; the state machine's Fail state reads it.
+type FailResult struct {
+	Error string `json:"error"`
+	Cause string `json:"cause"`
+}
+
+func (s *Steps) markFailed(ctx context.Context, p Payload) (any, error) {
+	res := FailResult{Error: "Job.Failed", Cause: "unknown"}
+	if p.Error != nil {
+		res = FailResult{Error: p.Error.Error, Cause: broker.Redact(truncate(p.Error.Cause, 2000))}
+	}
+	var provider string
+	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+		j, err := job.Load(ctx, tx, p.Workspace, p.Job, true)
+		if errors.Is(err, job.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		provider = j.Provider
+		if job.Finished(j.Status) { // canceled (or already failed): keep it
+			return nil
+		}
+		msg := res.Error + ": " + res.Cause
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, truncate(msg, 2000)); err != nil {
+			return err
+		}
+		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "failed", j.Attempt, res); err != nil {
+			return err
+		}
+		j.Status = job.Failed
+		return s.notifyAll(ctx, tx, p.Workspace, j, "job.failed")
+	})
+	if err == nil && s.Health != nil && provider != "" && res.Error != "Job.Finished" {
+		s.Health.Failed(ctx, provider, res.Error)
+	}
+	return res, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

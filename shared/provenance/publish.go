@@ -1,0 +1,152 @@
+package provenance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// Published is the reply to a publish.
+type Published struct {
+	Manifest       Manifest `json:"manifest"`
+	ManifestSHA256 string   `json:"manifest_sha256"`
+	Envelope       Envelope `json:"envelope"`
+}
+
+// publish snapshots the release's canon, seals the manifest, flips the
+// release to published, stores the envelope and appends release.published
+// to the ledger, all in the request's transaction.
+func (s *Service) publish(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "provenance.Publish"
+	ctx := r.Context()
+	var name, status string
+	err := a.Tx.QueryRow(ctx, `SELECT name, status FROM releases WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
+		a.Release(), a.Workspace).Scan(&name, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return guard.NotFound()
+	}
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if status != "draft" {
+		return problem.E(op, problem.Conflict, "this release is already published; its manifest is at GET /v1/provenance/"+a.Release().String())
+	}
+	shots, err := s.snapshot(ctx, a.Tx, a.Release())
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if len(shots) == 0 {
+		return problem.E(op, problem.Unprocessable, "a release needs at least one shot to be published")
+	}
+	seq, head, err := ledger.Head(ctx, a.Tx, a.Workspace)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	m := Manifest{Type: ManifestType, Release: a.Release(), Workspace: a.Workspace, Name: name,
+		PublishedAt: s.now().UTC().Truncate(time.Microsecond), PublishedBy: a.Principal.User,
+		LedgerHead: ledger.HeadRef{Seq: seq, Hash: head}, Shots: shots}
+	env, payload, err := Seal(ctx, s.keys, m)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	sum := sha256.Sum256(payload)
+	if _, err := a.Tx.Exec(ctx, `UPDATE releases SET status = 'published', updated_at = now() WHERE id = $1 AND workspace_id = $2`,
+		a.Release(), a.Workspace); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if _, err := a.Tx.Exec(ctx, `INSERT INTO release_manifests (release_id, workspace_id, envelope, manifest_sha256, published_at)
+		VALUES ($1, $2, $3, $4, $5)`, a.Release(), a.Workspace, envJSON, sum[:], m.PublishedAt); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := ledger.Record(ctx, a, "release.published", a.Release().String(), map[string]any{
+		"manifest_sha256": hex.EncodeToString(sum[:]), "shots": len(shots), "ledger_head": m.LedgerHead,
+	}); err != nil {
+		return err
+	}
+	sealed, err := ParseManifest(payload)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	httpx.JSON(w, http.StatusOK, Published{Manifest: sealed, ManifestSHA256: hex.EncodeToString(sum[:]), Envelope: env})
+	return nil
+}
+
+// snapshot reads the canon of a release: its shots in order, each with its
+// completed outputs (by asset id) and the jobs that produced them.
+func (s *Service) snapshot(ctx context.Context, tx pgx.Tx, rel id.ReleaseID) ([]Shot, error) {
+	rows, err := tx.Query(ctx, `SELECT s.id, s.project_id, s.name FROM release_shots rs JOIN shots s ON s.id = rs.shot_id
+		WHERE rs.release_id = $1 ORDER BY rs.position`, rel)
+	if err != nil {
+		return nil, err
+	}
+	shots, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Shot, error) {
+		var sh Shot
+		err := row.Scan(&sh.Shot, &sh.Project, &sh.Name)
+		sh.Outputs, sh.Jobs = []Output{}, []Job{}
+		return sh, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	index := map[id.ShotID]int{}
+	ids := make([]id.ShotID, len(shots))
+	for i := range shots {
+		shots[i].Position = i + 1
+		index[shots[i].Shot] = i
+		ids[i] = shots[i].Shot
+	}
+	rows, err = tx.Query(ctx, `SELECT so.shot_id, a.id, a.filename, a.content_type, a.size, a.sha256, so.job_id
+		FROM shot_outputs so JOIN assets a ON a.id = so.asset_id AND a.workspace_id = so.workspace_id
+		WHERE so.shot_id = ANY($1) AND a.status = 'complete' ORDER BY so.shot_id, a.id`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seenJob := map[id.ShotID]map[uuid.UUID]bool{}
+	for rows.Next() {
+		var sh id.ShotID
+		var o Output
+		var sum []byte
+		var job *uuid.UUID
+		if err := rows.Scan(&sh, &o.Asset, &o.Filename, &o.ContentType, &o.Size, &sum, &job); err != nil {
+			return nil, err
+		}
+		o.SHA256 = hex.EncodeToString(sum)
+		i := index[sh]
+		if job != nil {
+			o.Job = job.String()
+			if seenJob[sh] == nil {
+				seenJob[sh] = map[uuid.UUID]bool{}
+			}
+			if !seenJob[sh][*job] {
+				seenJob[sh][*job] = true
+				j := Job{ID: o.Job}
+				if s.Trails != nil {
+					if j.TrailSHA256, err = s.Trails.TrailSHA256(ctx, tx, *job); err != nil {
+						return nil, err
+					}
+				}
+				shots[i].Jobs = append(shots[i].Jobs, j)
+			}
+		}
+		shots[i].Outputs = append(shots[i].Outputs, o)
+	}
+	return shots, rows.Err()
+}

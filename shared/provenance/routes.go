@@ -1,0 +1,145 @@
+package provenance
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/keyring"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// Lambda functions serving the routes.
+const (
+	Function        = "provenance" // public routes
+	ReleaseFunction = "releases"   // publish and shot outputs
+)
+
+// TrailDigester gives the SHA-256 (hex) of a job's audit trail (T-05). The
+// encode pipeline provides it; until then manifests list no jobs.
+type TrailDigester interface {
+	TrailSHA256(ctx context.Context, tx pgx.Tx, job uuid.UUID) (string, error)
+}
+
+// Service serves publishing and the public provenance routes.
+type Service struct {
+	pool *pgxpool.Pool
+	keys keyring.Provider
+	now  func() time.Time
+	// Trails, when set, digests the trails of the jobs behind outputs.
+	Trails TrailDigester
+}
+
+// NewService returns a Service signing with keys.
+func NewService(pool *pgxpool.Pool, keys keyring.Provider) *Service {
+	return &Service{pool: pool, keys: keys, now: time.Now}
+}
+
+// Routes are the provenance routes. The public ones share one pattern,
+// /v1/provenance/{ref}, with ref "keys" (GET), "verify" (POST) or a release
+// id (GET): the router's per-path 405 answers make a literal segment and a
+// wildcard at the same position collide otherwise.
+func (s *Service) Routes() []guard.Route {
+	return []guard.Route{
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases/{release}/publish", Policy: guard.Member(guard.Editor), Handler: s.publish, Function: ReleaseFunction},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs", Policy: guard.Member(guard.Editor), Handler: s.linkOutput, Function: ReleaseFunction,
+			Example: `{"asset":"ast_0190f3c2a1b27c3d8e9f0a1b2c3d4e5f"}`},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs", Policy: guard.Member(guard.Viewer), Handler: s.listOutputs, Function: ReleaseFunction},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs/{asset}", Policy: guard.Member(guard.Editor), Handler: s.unlinkOutput, Function: ReleaseFunction},
+		{Method: "GET", Pattern: "/v1/provenance/{ref}", Policy: guard.Public(), Handler: s.get, Function: Function},
+		{Method: "POST", Pattern: "/v1/provenance/{ref}", Policy: guard.Public(), Handler: s.verify, Function: Function},
+	}
+}
+
+// get serves GET /v1/provenance/keys and GET /v1/provenance/{release}.
+func (s *Service) get(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "provenance.Get"
+	ref := r.PathValue("ref")
+	if ref == "keys" {
+		set, err := s.keys.PublicKeys(r.Context())
+		if err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		httpx.JSON(w, http.StatusOK, set)
+		return nil
+	}
+	var rel id.ReleaseID
+	if err := rel.UnmarshalText([]byte(ref)); err != nil {
+		return guard.NotFound()
+	}
+	env, err := s.stored(r.Context(), rel)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(env)
+	return nil
+}
+
+// stored is the envelope stored for a published release.
+func (s *Service) stored(ctx context.Context, rel id.ReleaseID) ([]byte, error) {
+	var env []byte
+	if err := s.pool.QueryRow(ctx, `SELECT provenance_envelope($1)`, rel).Scan(&env); err != nil {
+		return nil, problem.Wrap("provenance.stored", problem.Internal, err)
+	}
+	if env == nil {
+		return nil, guard.NotFound()
+	}
+	return env, nil
+}
+
+// verify serves POST /v1/provenance/verify: the envelope in, every check
+// out. Beyond the offline checks, the service checks the HMAC and that the
+// payload is the one stored for the release ("stored").
+func (s *Service) verify(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "provenance.Verify"
+	if r.PathValue("ref") != "verify" {
+		return guard.NotFound()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEnvelope))
+	if err != nil {
+		return problem.E(op, problem.TooLarge, "the envelope is too large")
+	}
+	keys, err := s.keys.PublicKeys(r.Context())
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	res := Verify(body, Options{Keys: keys, HMACMaster: func(kid string) ([]byte, error) {
+		_, k, err := s.keys.HMAC(r.Context(), kid)
+		return k, err
+	}})
+	if res.Manifest != nil {
+		ok, detail := s.matchesStored(r.Context(), res.Manifest.Release, body)
+		res.Checks = append(res.Checks, Check{Name: "stored", OK: ok, Detail: detail})
+		res.Valid = res.Valid && ok
+	}
+	httpx.JSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Service) matchesStored(ctx context.Context, rel id.ReleaseID, body []byte) (bool, string) {
+	stored, err := s.stored(ctx, rel)
+	if errors.Is(err, guard.NotFound()) {
+		return false, "no release " + rel.String() + " was published here"
+	}
+	if err != nil {
+		return false, "could not read the stored manifest"
+	}
+	a, err1 := ParseEnvelope(stored)
+	b, err2 := ParseEnvelope(body)
+	if err1 != nil || err2 != nil || string(a.Payload) != string(b.Payload) {
+		return false, "the payload differs from the manifest published for " + rel.String()
+	}
+	return true, ""
+}
