@@ -60,19 +60,28 @@ func (c *checker) skip(name, detail string) {
 	c.r.Checks = append(c.r.Checks, Check{Name: name, OK: true, Skipped: true, Detail: detail})
 }
 
+// decodeStrict decodes exactly one JSON value into v, refusing unknown
+// fields and trailing data.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
 // ParseEnvelope reads a DSSE envelope from outside input, strictly.
 func ParseEnvelope(b []byte) (Envelope, error) {
 	var env Envelope
 	if len(b) > MaxEnvelope {
 		return env, fmt.Errorf("envelope is larger than %d bytes", MaxEnvelope)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	if err := decodeStrict(b, &env); err != nil {
 		return env, err
-	}
-	if dec.More() {
-		return env, errors.New("trailing data after the envelope")
 	}
 	if len(env.Payload) == 0 || len(env.Signatures) == 0 || len(env.Signatures) > 8 {
 		return env, errors.New("envelope needs a payload and 1 to 8 signatures")
@@ -83,13 +92,8 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 // ParseManifest reads a manifest payload strictly.
 func ParseManifest(b []byte) (Manifest, error) {
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := decodeStrict(b, &m); err != nil {
 		return m, err
-	}
-	if dec.More() {
-		return m, errors.New("trailing data after the manifest")
 	}
 	if m.Type != ManifestType {
 		return m, fmt.Errorf("_type is %q, want %q", m.Type, ManifestType)
