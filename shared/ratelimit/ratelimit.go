@@ -36,14 +36,15 @@ func (r Rate) Interval() time.Duration {
 	return r.Per / time.Duration(r.Count)
 }
 
-// ErrBadLimit is returned for a rate or burst that admits nothing.
+// ErrBadLimit is returned for a rate or burst that admits nothing, or a rate
+// faster than one request a microsecond (the database's resolution).
 var ErrBadLimit = errors.New("ratelimit: rate and burst must be positive")
 
 // gcra returns the emission interval and the tolerance (burst intervals),
 // in microseconds, for rate and burst.
 func gcra(rate Rate, burst int) (iv, tol int64, err error) {
 	d := rate.Interval()
-	if d <= 0 || burst <= 0 {
+	if d < time.Microsecond || burst <= 0 {
 		return 0, 0, ErrBadLimit
 	}
 	return d.Microseconds(), (d * time.Duration(burst)).Microseconds(), nil

@@ -113,7 +113,7 @@ func TestAllowRejectsBadLimit(t *testing.T) {
 	for _, tc := range []struct {
 		rate  ratelimit.Rate
 		burst int
-	}{{ratelimit.PerHour(0), 1}, {ratelimit.PerHour(1), 0}, {ratelimit.Rate{Count: 1}, 1}} {
+	}{{ratelimit.PerHour(0), 1}, {ratelimit.PerHour(1), 0}, {ratelimit.Rate{Count: 1}, 1}, {ratelimit.Rate{Count: 1 << 30, Per: time.Second}, 1}} {
 		if _, _, err := ratelimit.Allow(context.Background(), d.App, "x", tc.rate, tc.burst); err == nil {
 			t.Errorf("%+v burst %d accepted", tc.rate, tc.burst)
 		}
@@ -139,7 +139,7 @@ func BenchmarkAllow(b *testing.B) {
 	d := dbtest.New(b)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, _, err := ratelimit.Allow(ctx, d.App, "bench", ratelimit.Rate{Count: 1 << 30, Per: time.Second}, 1<<20); err != nil {
+		if _, _, err := ratelimit.Allow(ctx, d.App, "bench", ratelimit.Rate{Count: 1000, Per: time.Second}, 1<<30); err != nil {
 			b.Fatal(err)
 		}
 	}
