@@ -6,6 +6,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,15 +14,20 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/lambdafn"
+	"github.com/framebroker/framebroker/shared/pipeline"
 )
 
 type expectation struct {
 	Expect struct {
-		Status       int   `json:"status"`
-		IsAuthorized *bool `json:"isAuthorized"`
+		Status       int    `json:"status"`
+		IsAuthorized *bool  `json:"isAuthorized"`
+		ErrorType    string `json:"errorType"` // pipeline steps
+		OK           bool   `json:"ok"`
 	} `json:"_expect"`
 }
 
@@ -74,13 +80,23 @@ func TestSampleEvents(t *testing.T) {
 	foreign := e.Must(201, "POST", "/v1/workspaces/"+wsOther+"/projects", tokOther, map[string]string{"name": "theirs"}).Str("id")
 	revoked, _ := e.User("revoked@example.com")
 	e.Must(204, "POST", "/v1/auth/logout", revoked, nil)
+	job := id.New[id.JobID]()
+	var wsID id.WorkspaceID
+	var astID id.AssetID
+	_ = wsID.UnmarshalText([]byte(ws))
+	_ = astID.UnmarshalText([]byte(ast))
+	if _, err := e.DB.Owner.Exec(ctx, `INSERT INTO jobs (id, workspace_id, preset, inputs) VALUES ($1, $2, 'mp4-h264-720p', $3)`,
+		job, wsID, []id.AssetID{astID}); err != nil {
+		t.Fatal(err)
+	}
 	vars := map[string]string{
+		"job":   job.String(),
 		"token": tok, "user": user, "session": "ses_unused", "ws": ws, "project": prj, "shot": shot, "asset": ast,
 		"foreign_project": foreign, "revoked_token": revoked, "email": "lambda-signup@example.com",
 	}
 
 	fns := e.App.Functions()
-	for _, fn := range append(fns, "authorizer") {
+	for _, fn := range append(fns, "authorizer", "pipeline") {
 		evs := files(t, fn)
 		if len(evs) == 0 {
 			t.Errorf("function %s has no sample events in events/%s/", fn, fn)
@@ -98,6 +114,21 @@ func TestSampleEvents(t *testing.T) {
 				var exp expectation
 				if err := json.Unmarshal(raw, &exp); err != nil {
 					t.Fatal(err)
+				}
+				if fn == "pipeline" {
+					var p pipeline.Payload
+					if err := json.Unmarshal(raw, &p); err != nil {
+						t.Fatal(err)
+					}
+					_, err := lambdafn.Steps(e.App.Pipeline.Steps)(ctx, p)
+					var le messages.InvokeResponse_Error
+					switch {
+					case exp.Expect.OK && err != nil:
+						t.Fatalf("step failed: %v", err)
+					case exp.Expect.ErrorType != "" && (!errors.As(err, &le) || le.Type != exp.Expect.ErrorType):
+						t.Fatalf("step error %#v, want type %s", err, exp.Expect.ErrorType)
+					}
+					return
 				}
 				if fn == "authorizer" {
 					var ev events.APIGatewayV2CustomAuthorizerV2Request

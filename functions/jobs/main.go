@@ -1,0 +1,8 @@
+// Command jobs is the Lambda serving the "jobs" routes of the router table
+// (submit, read, trail, cancel). It holds no logic: the handlers are the
+// ones the local server runs.
+package main
+
+import "github.com/framebroker/framebroker/shared/lambdafn"
+
+func main() { lambdafn.Main("jobs") }
