@@ -29,7 +29,7 @@ import (
 
 // env starts the API with the local encode provider (the synthesized state
 // machine under aws-local-stepfunctions, the real worker, real ffmpeg).
-func env(t *testing.T) *apptest.Env {
+func env(t testing.TB) *apptest.Env {
 	t.Helper()
 	dbtest.RequireStack(t, config.EnvWorkerBin, config.EnvNodeBin, config.EnvSFNModule)
 	e := apptest.New(t)
@@ -42,7 +42,7 @@ func env(t *testing.T) *apptest.Env {
 }
 
 // clip makes a real H.264/AAC clip of the given length.
-func clip(t *testing.T, seconds int) []byte {
+func clip(t testing.TB, seconds int) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "clip.mp4")
 	d := fmt.Sprint(seconds)
@@ -59,7 +59,7 @@ func clip(t *testing.T, seconds int) []byte {
 }
 
 // upload creates, uploads and completes an asset.
-func upload(t *testing.T, e *apptest.Env, tok, ws, name, ctype string, data []byte) string {
+func upload(t testing.TB, e *apptest.Env, tok, ws, name, ctype string, data []byte) string {
 	t.Helper()
 	res := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": name, "content_type": ctype, "size": len(data)}).JSON()
 	req, _ := http.NewRequest("PUT", res["upload_url"].(string), bytes.NewReader(data))
@@ -73,7 +73,7 @@ func upload(t *testing.T, e *apptest.Env, tok, ws, name, ctype string, data []by
 	return res["id"].(string)
 }
 
-func submit(t *testing.T, e *apptest.Env, tok, ws, key string, body any) apptest.Response {
+func submit(t testing.TB, e *apptest.Env, tok, ws, key string, body any) apptest.Response {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", e.Server.URL+"/v1/workspaces/"+ws+"/jobs", bytes.NewReader(b))
@@ -92,7 +92,7 @@ func submit(t *testing.T, e *apptest.Env, tok, ws, key string, body any) apptest
 }
 
 // wait polls the job until it finishes.
-func wait(t *testing.T, e *apptest.Env, tok, ws, job string) map[string]any {
+func wait(t testing.TB, e *apptest.Env, tok, ws, job string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -107,7 +107,7 @@ func wait(t *testing.T, e *apptest.Env, tok, ws, job string) map[string]any {
 	return nil
 }
 
-func trail(t *testing.T, e *apptest.Env, tok, ws, job string) []map[string]any {
+func trail(t testing.TB, e *apptest.Env, tok, ws, job string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, ev := range e.Must(200, "GET", "/v1/workspaces/"+ws+"/jobs/"+job+"/trail?limit=200", tok, nil).JSON()["data"].([]any) {
