@@ -1,9 +1,13 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/blob"
@@ -12,6 +16,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/pipeline"
+	"github.com/framebroker/framebroker/shared/pipeline/sfnaws"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnlocal"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
 )
@@ -43,6 +48,14 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		} else {
 			p.Local = b
 			p.Dispatcher.Backends = append(p.Dispatcher.Backends, b)
+		}
+	}
+	if cfg.EncodeBackend == "stepfunctions" && cfg.StateMachineARN != "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(cfg.S3Region))
+		if err != nil {
+			slog.Warn("step functions provider unavailable", "err", err.Error())
+		} else {
+			p.Dispatcher.Backends = append(p.Dispatcher.Backends, &sfnaws.Backend{Client: sfn.NewFromConfig(awsCfg), StateMachineARN: cfg.StateMachineARN})
 		}
 	}
 	if len(p.Dispatcher.Backends) == 0 && a.Pool != nil {

@@ -383,4 +383,3 @@ func (s *Service) cancel(w http.ResponseWriter, r *http.Request, a *guard.Access
 	httpx.JSON(w, http.StatusOK, j)
 	return nil
 }
-
