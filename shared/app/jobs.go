@@ -8,17 +8,21 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/broker"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/pipeline"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnaws"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnlocal"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
+	"github.com/framebroker/framebroker/shared/webhook"
 )
 
 // Pipeline is the encode side of the app: the step handlers, the provider
@@ -62,6 +66,29 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		slog.Warn(fmt.Sprintf("no encode provider configured (%s=%q)", config.EnvEncodeBackend, cfg.EncodeBackend))
 	}
 	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL)
+	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, func(ctx context.Context, tx pgx.Tx, acc *guard.Access, j job.Job) error {
+		_, err := ledger.Append(ctx, tx, acc.Workspace, acc.Principal.User.String(), "job.queued", j.ID.String(),
+			map[string]any{"preset": j.Preset, "inputs": j.Inputs})
+		return err
+	})
+	// A finished job is recorded in the ledger and announced to webhooks,
+	// in the transaction that finishes it.
+	steps.Notify = append(steps.Notify, func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error {
+		outs, err := job.LoadOutputs(ctx, tx, ws, j.ID)
+		if err != nil {
+			return err
+		}
+		summary := make([]map[string]any, len(outs))
+		for i, o := range outs {
+			summary[i] = map[string]any{"name": o.Name, "asset": o.Asset, "sha256": o.SHA256, "size": o.Size}
+		}
+		payload := map[string]any{"job": j.ID, "preset": j.Preset, "status": j.Status, "outputs": summary}
+		if _, err := ledger.Append(ctx, tx, ws, "system:pipeline", event, j.ID.String(), payload); err != nil {
+			return err
+		}
+		_, err = webhook.Enqueue(ctx, tx, ws, event, payload)
+		return err
+	})
 	a.Pipeline = p
 	return p.Jobs.Routes()
 }

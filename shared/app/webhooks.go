@@ -4,17 +4,23 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
 
-// record is the ledger seam for the webhook, settings and deletion events:
-// replace webhook.LogRecorder with an adapter over ledger.Append when the
-// ledger lands (one line).
-var record webhook.Recorder = webhook.LogRecorder
+// record appends the webhook, settings and deletion events to the
+// workspace's ledger, in the caller's transaction.
+var record webhook.Recorder = func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, actor, typ, subject string, payload any) error {
+	_, err := ledger.Append(ctx, tx, ws, actor, typ, subject, payload)
+	return err
+}
 
 // mailer is the transactional mail sender cfg configures.
 func mailer(cfg config.Config) mail.Sender {

@@ -137,6 +137,7 @@ func TestJobEndToEnd(t *testing.T) {
 	src := clip(t, 2)
 	in := upload(t, e, tok, ws, "clip.mp4", "video/mp4", src)
 	body := map[string]any{"inputs": []string{in}, "preset": "mp4-h264-720p"}
+	e.Must(201, "POST", "/v1/workspaces/"+ws+"/webhooks", tok, map[string]any{"url": "https://hooks.example.com/framebroker", "events": []string{"job.*"}})
 
 	first := submit(t, e, tok, ws, "key-1", body)
 	if first.Status != 202 {
@@ -206,6 +207,18 @@ func TestJobEndToEnd(t *testing.T) {
 		if i := bytes.Index(b, []byte("X-Amz-Signature=")); i >= 0 && !bytes.HasPrefix(b[i+16:], []byte("REDACTED")) {
 			t.Fatalf("trail event leaks a signature: %s", b)
 		}
+	}
+	// The ledger records the job's life; webhooks are told it completed.
+	var queued, completed, hooks int
+	if err := e.DB.Owner.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM ledger_events WHERE type = 'job.queued' AND subject = $1),
+		(SELECT count(*) FROM ledger_events WHERE type = 'job.completed' AND subject = $1),
+		(SELECT count(*) FROM webhook_messages WHERE event_type = 'job.completed' AND position($1::text in convert_from(body, 'UTF8')) > 0)`,
+		jobID).Scan(&queued, &completed, &hooks); err != nil {
+		t.Fatal(err)
+	}
+	if queued != 1 || completed != 1 || hooks != 1 {
+		t.Errorf("ledger job.queued=%d job.completed=%d, webhook messages=%d; want 1 each", queued, completed, hooks)
 	}
 	inSHA := sha256.Sum256(src)
 	if !bytes.Contains(blob, []byte(hex.EncodeToString(inSHA[:]))) {
