@@ -70,55 +70,71 @@ type Line struct {
 	Body       []byte // the event's hashed bytes
 }
 
-// ParseLine reads one export line (without its newline). Event lines in the
-// exact export layout are read without re-encoding: their hash is checked
-// over the bytes as they stand, which, if it matches, are by SHA-256's
-// second-preimage resistance the canonical bytes the ledger hashed. Other
-// well-formed event lines are decoded and canonicalised.
-func ParseLine(b []byte) (Line, error) {
-	if l, ok := parseFast(b); ok {
+// ParseLine reads one export line (without its newline). An event line
+// must be in the exact export layout; its hash is checked over its body
+// bytes as they stand, which, if it matches, are by SHA-256's
+// second-preimage resistance the canonical bytes the ledger hashed. A
+// checkpoint line is JSON with exactly the documented keys.
+func ParseLine(b []byte) (Line, error) { return parseLine(b, nil) }
+
+// wsCache remembers the last workspace text parsed, as every line of an
+// export names the same one.
+type wsCache struct {
+	text []byte
+	ws   id.WorkspaceID
+}
+
+func parseLine(b []byte, cache *wsCache) (Line, error) {
+	if l, ok := parseFast(b, cache); ok {
 		return l, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var raw struct {
-		Event      *Event      `json:"event"`
-		Hash       *Hash       `json:"hash"`
-		PrevHash   *Hash       `json:"prev_hash"`
-		Checkpoint *Checkpoint `json:"checkpoint"`
+	if bytes.HasPrefix(b, eventPrefix) {
+		return Line{}, errors.New(`event line is not in the export layout {"event":<canonical body>,"hash":"<64 hex>","prev_hash":"<64 hex>"}`)
 	}
-	if err := dec.Decode(&raw); err != nil {
+	var outer map[string]json.RawMessage
+	if err := decodeExact(b, &outer, "checkpoint"); err != nil {
 		return Line{}, err
 	}
+	var inner map[string]json.RawMessage
+	if err := decodeExact(outer["checkpoint"], &inner, "hash", "key_id", "seq", "signature", "time", "workspace"); err != nil {
+		return Line{}, err
+	}
+	var c Checkpoint
+	if err := json.Unmarshal(outer["checkpoint"], &c); err != nil {
+		return Line{}, err
+	}
+	if c.Workspace.IsZero() || c.Seq < 1 {
+		return Line{}, errors.New("checkpoint needs a workspace and a seq")
+	}
+	return Line{Checkpoint: &c, Workspace: c.Workspace, Seq: c.Seq, Hash: c.Hash}, nil
+}
+
+// decodeExact decodes one JSON object into m and requires exactly keys
+// (encoding/json would match struct fields case-insensitively).
+func decodeExact(b []byte, m *map[string]json.RawMessage, keys ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(m); err != nil {
+		return err
+	}
 	if dec.More() {
-		return Line{}, errors.New("trailing data after the object")
+		return errors.New("trailing data after the object")
 	}
-	switch {
-	case raw.Checkpoint != nil && raw.Event == nil && raw.Hash == nil && raw.PrevHash == nil:
-		c := raw.Checkpoint
-		if c.Workspace.IsZero() || c.Seq < 1 {
-			return Line{}, errors.New("checkpoint needs a workspace and a seq")
-		}
-		return Line{Checkpoint: c, Workspace: c.Workspace, Seq: c.Seq, Hash: c.Hash}, nil
-	case raw.Event != nil && raw.Hash != nil && raw.PrevHash != nil && raw.Checkpoint == nil:
-		e := *raw.Event
-		if e.Workspace.IsZero() || e.Seq < 1 {
-			return Line{}, errors.New("event needs a workspace and a seq")
-		}
-		body, err := e.Body()
-		if err != nil {
-			return Line{}, err
-		}
-		return Line{Workspace: e.Workspace, Seq: e.Seq, PrevHash: *raw.PrevHash, Hash: *raw.Hash, Body: body}, nil
+	if len(*m) != len(keys) {
+		return fmt.Errorf("want exactly the keys %q", keys)
 	}
-	return Line{}, errors.New(`want {"event":…,"hash":…,"prev_hash":…} or {"checkpoint":…}`)
+	for _, k := range keys {
+		if _, ok := (*m)[k]; !ok {
+			return fmt.Errorf("want exactly the keys %q", keys)
+		}
+	}
+	return nil
 }
 
 // parseFast reads an event line in the exact export layout. In canonical
 // JSON no string value can contain `,"seq":` (its quote would be escaped),
 // and seq is followed only by string members, so the last occurrence is the
 // top-level one; workspace is the last member and of fixed length.
-func parseFast(b []byte) (Line, bool) {
+func parseFast(b []byte, cache *wsCache) (Line, bool) {
 	if !bytes.HasPrefix(b, eventPrefix) || len(b) < len(eventPrefix)+suffixLen+2 {
 		return Line{}, false
 	}
@@ -129,10 +145,7 @@ func parseFast(b []byte) (Line, bool) {
 		return Line{}, false
 	}
 	var l Line
-	if _, err := hex.Decode(l.Hash[:], suf[len(hashKey):len(hashKey)+64]); err != nil {
-		return Line{}, false
-	}
-	if _, err := hex.Decode(l.PrevHash[:], suf[len(hashKey)+64+len(prevKey):len(suf)-len(lineEnd)]); err != nil {
+	if !decodeHash(&l.Hash, suf[len(hashKey):len(hashKey)+64]) || !decodeHash(&l.PrevHash, suf[len(hashKey)+64+len(prevKey):len(suf)-len(lineEnd)]) {
 		return Line{}, false
 	}
 	const wsKey = `,"workspace":"`
@@ -140,14 +153,19 @@ func parseFast(b []byte) (Line, bool) {
 	if len(body) < wsLen || !bytes.HasSuffix(body, lineEnd) || string(body[len(body)-wsLen:len(body)-wsLen+len(wsKey)]) != wsKey {
 		return Line{}, false
 	}
-	if err := l.Workspace.UnmarshalText(body[len(body)-wsLen+len(wsKey) : len(body)-len(lineEnd)]); err != nil {
+	wsText := body[len(body)-wsLen+len(wsKey) : len(body)-len(lineEnd)]
+	if cache != nil && bytes.Equal(cache.text, wsText) {
+		l.Workspace = cache.ws
+	} else if err := l.Workspace.UnmarshalText(wsText); err != nil {
 		return Line{}, false
+	} else if cache != nil {
+		cache.text, cache.ws = append(cache.text[:0], wsText...), l.Workspace
 	}
-	i := bytes.LastIndex(body, []byte(`,"seq":`))
+	i := lastSeqKey(body)
 	if i < 0 {
 		return Line{}, false
 	}
-	rest := body[i+len(`,"seq":`):]
+	rest := body[i+len(seqKey):]
 	j := bytes.IndexByte(rest, ',')
 	if j < 0 {
 		return Line{}, false
@@ -160,6 +178,19 @@ func parseFast(b []byte) (Line, bool) {
 	return l, true
 }
 
+const seqKey = `,"seq":`
+
+// lastSeqKey is bytes.LastIndex(body, seqKey), scanning back for the colon
+// (the members after seq are short).
+func lastSeqKey(body []byte) int {
+	for i := len(body) - 1; i >= len(seqKey)-1; i-- {
+		if body[i] == ':' && string(body[i-len(seqKey)+1:i+1]) == seqKey {
+			return i - len(seqKey) + 1
+		}
+	}
+	return -1
+}
+
 // VerifyJSONL verifies an export read from r (see NewVerifier for keys and
 // requireSignedHead). A line that cannot be read is a break at that line.
 // The error is for failures to read r, not for a broken chain.
@@ -167,6 +198,7 @@ func VerifyJSONL(r io.Reader, keys *keyring.Set, requireSignedHead bool) (Report
 	v := NewVerifier(keys, requireSignedHead)
 	br := bufio.NewReaderSize(r, 64<<10)
 	var lastSeq int64
+	cache := &wsCache{}
 	for n := 1; !v.Broken(); n++ {
 		b, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -193,7 +225,7 @@ func VerifyJSONL(r io.Reader, keys *keyring.Set, requireSignedHead bool) (Report
 			v.fail(lastSeq+1, n, "line %d is empty", n)
 			break
 		}
-		l, perr := ParseLine(line)
+		l, perr := parseLine(line, cache)
 		if perr != nil {
 			v.fail(lastSeq+1, n, "line %d is not a ledger line: %v", n, perr)
 			break

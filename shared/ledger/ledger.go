@@ -82,12 +82,39 @@ func (h Hash) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (h *Hash) UnmarshalText(b []byte) error {
-	if len(b) != 64 {
-		return errors.New("ledger: hash must be 64 hex digits")
+	if !decodeHash(h, b) {
+		return errors.New("ledger: hash must be 64 lower-case hex digits")
 	}
-	_, err := hex.Decode(h[:], b)
-	return err
+	return nil
 }
+
+// decodeHash reads exactly 64 lower-case hex digits (one spelling per hash).
+func decodeHash(h *Hash, b []byte) bool {
+	if len(b) != 64 {
+		return false
+	}
+	var bad byte
+	for i := range h {
+		hi, lo := lowerHex[b[2*i]], lowerHex[b[2*i+1]]
+		bad |= hi | lo
+		h[i] = hi<<4 | lo&0x0f
+	}
+	return bad&0xf0 == 0
+}
+
+// lowerHex maps a lower-case hex digit to its value and anything else to 0xff.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+	}
+	return t
+}()
 
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 

@@ -167,7 +167,7 @@ func shotMessage(m *Manifest, s Shot) ([]byte, error) {
 }
 
 // Seal signs m's shots, then m, into a DSSE envelope, returning it and its
-// canonical payload.
+// canonical payload. A zero PublishedAt is set to the time of signing.
 func Seal(ctx context.Context, keys keyring.Provider, m Manifest) (Envelope, []byte, error) {
 	signer, err := keys.Signer(ctx)
 	if err != nil {
@@ -176,6 +176,10 @@ func Seal(ctx context.Context, keys keyring.Provider, m Manifest) (Envelope, []b
 	hid, master, err := keys.HMAC(ctx, "")
 	if err != nil {
 		return Envelope{}, nil, fmt.Errorf("provenance: seal: %w", err)
+	}
+	if m.PublishedAt.IsZero() {
+		// After fetching the key, so the time lies in its validity window.
+		m.PublishedAt = time.Now().UTC().Truncate(time.Microsecond)
 	}
 	for i := range m.Shots {
 		msg, err := shotMessage(&m, m.Shots[i])

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -56,13 +55,17 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, a *guard.Acces
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	m := Manifest{Type: ManifestType, Release: a.Release(), Workspace: a.Workspace, Name: name,
-		PublishedAt: s.now().UTC().Truncate(time.Microsecond), PublishedBy: a.Principal.User,
-		LedgerHead: ledger.HeadRef{Seq: seq, Hash: head}, Shots: shots}
+		PublishedBy: a.Principal.User,
+		LedgerHead:  ledger.HeadRef{Seq: seq, Hash: head}, Shots: shots}
 	env, payload, err := Seal(ctx, s.keys, m)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	sealed, err := ParseManifest(payload)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
@@ -72,17 +75,13 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, a *guard.Acces
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	if _, err := a.Tx.Exec(ctx, `INSERT INTO release_manifests (release_id, workspace_id, envelope, manifest_sha256, published_at)
-		VALUES ($1, $2, $3, $4, $5)`, a.Release(), a.Workspace, envJSON, sum[:], m.PublishedAt); err != nil {
+		VALUES ($1, $2, $3, $4, $5)`, a.Release(), a.Workspace, envJSON, sum[:], sealed.PublishedAt); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	if err := ledger.Record(ctx, a, "release.published", a.Release().String(), map[string]any{
 		"manifest_sha256": hex.EncodeToString(sum[:]), "shots": len(shots), "ledger_head": m.LedgerHead,
 	}); err != nil {
 		return err
-	}
-	sealed, err := ParseManifest(payload)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
 	}
 	httpx.JSON(w, http.StatusOK, Published{Manifest: sealed, ManifestSHA256: hex.EncodeToString(sum[:]), Envelope: env})
 	return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -34,14 +33,13 @@ type TrailDigester interface {
 type Service struct {
 	pool *pgxpool.Pool
 	keys keyring.Provider
-	now  func() time.Time
 	// Trails, when set, digests the trails of the jobs behind outputs.
 	Trails TrailDigester
 }
 
 // NewService returns a Service signing with keys.
 func NewService(pool *pgxpool.Pool, keys keyring.Provider) *Service {
-	return &Service{pool: pool, keys: keys, now: time.Now}
+	return &Service{pool: pool, keys: keys}
 }
 
 // Routes are the provenance routes. The public ones share one pattern,

@@ -51,8 +51,13 @@ type Options struct {
 
 type checker struct{ r Result }
 
+// add records a check; detail (a format) explains a failure.
 func (c *checker) add(name string, ok bool, detail string, args ...any) bool {
-	c.r.Checks = append(c.r.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(detail, args...)})
+	ch := Check{Name: name, OK: ok}
+	if !ok {
+		ch.Detail = fmt.Sprintf(detail, args...)
+	}
+	c.r.Checks = append(c.r.Checks, ch)
 	return ok
 }
 
@@ -163,7 +168,7 @@ func (c *checker) ed25519(s *Signature, keys keyring.Set, pae []byte, m *Manifes
 		return false
 	}
 	valid := ed25519.Verify(k.Key, pae, s.Sig)
-	c.add("ed25519.signature", valid, "keyid %q", s.KeyID)
+	c.add("ed25519.signature", valid, "keyid %q: signature does not match the payload", s.KeyID)
 	c.add("ed25519.validity", k.ValidAt(m.PublishedAt), "key %q in service from %s; published %s", k.ID, k.NotBefore.Format("2006-01-02T15:04:05Z07:00"), m.PublishedAt.Format("2006-01-02T15:04:05Z07:00"))
 	return valid
 }
@@ -185,7 +190,7 @@ func (c *checker) hmac(s *Signature, master func(string) ([]byte, error), pae []
 		return
 	}
 	want := hmacSum(WorkspaceSecret(secret, m.Workspace), pae)
-	c.add("hmac.signature", hmac.Equal(want, s.Sig), "keyid %q", s.KeyID)
+	c.add("hmac.signature", hmac.Equal(want, s.Sig), "keyid %q: not this workspace's HMAC of the payload", s.KeyID)
 }
 
 func (c *checker) shots(m *Manifest, keys keyring.Set) {
@@ -195,11 +200,12 @@ func (c *checker) shots(m *Manifest, keys keyring.Set) {
 			continue
 		}
 		k, ok := keys.Lookup(s.Signature.KeyID)
-		if !c.add(name, ok, "unknown keyid %q", s.Signature.KeyID) {
+		if !ok {
+			c.add(name, false, "unknown keyid %q", s.Signature.KeyID)
 			continue
 		}
 		msg, err := shotMessage(m, s)
-		c.add(name, err == nil && ed25519.Verify(k.Key, msg, s.Signature.Sig), "shot %s", s.Shot)
+		c.add(name, err == nil && ed25519.Verify(k.Key, msg, s.Signature.Sig), "shot %s: signature does not cover this entry at this position of this release", s.Shot)
 	}
 }
 
