@@ -26,6 +26,7 @@ import (
 	"github.com/framebroker/framebroker/shared/keyring"
 	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/media"
+	"github.com/framebroker/framebroker/shared/privacy"
 	"github.com/framebroker/framebroker/shared/provenance"
 	"github.com/framebroker/framebroker/shared/tenancy"
 	"github.com/framebroker/framebroker/shared/webhook"
@@ -46,8 +47,10 @@ type App struct {
 	Keys keyring.Provider
 	// Pipeline runs encode jobs.
 	Pipeline *Pipeline
-	routes   []guard.Route
-	handler  http.Handler
+	// Privacy serves settings and deletion and runs purge and retention.
+	Privacy *privacy.Service
+	routes  []guard.Route
+	handler http.Handler
 }
 
 // New wires every dependency from cfg.
@@ -95,6 +98,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.Webhooks.Routes(),
 		ledger.NewService(pool, a.Keys).Routes(),
 		provenance.NewService(pool, a.Keys).Routes(),
+		a.newPrivacy(cfg, bs).Routes(),
 		a.cronRoutes(cfg),
 	)
 	h, err := a.FunctionHandler("")

@@ -64,29 +64,11 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 			n, err := a.Webhooks.NewDispatcher().RunOnce(ctx)
 			return map[string]int{"attempts": n}, err
 		},
-		cron.Retention: func(ctx context.Context) (any, error) {
-			n, err := a.Webhooks.Trim(ctx)
-			return map[string]int64{"webhook_deliveries_deleted": n}, err
-		},
+		cron.Retention: a.retention,
 		cron.WorkspacePurge: func(ctx context.Context) (any, error) {
-			return map[string]string{"skipped": "workspace purge not wired yet"}, nil
+			return a.Privacy.Purge(ctx)
 		},
 		cron.JobReconcile: a.reconcileJobs,
 	}
 	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).Routes()
-}
-
-// reconcileJobs is the job-reconcile cron. The encode pipeline owns the
-// jobs table and the logic (executions that silently died are marked failed
-// and retried or reported); until it lands this reports that it has nothing
-// to reconcile.
-func (a *App) reconcileJobs(ctx context.Context) (any, error) {
-	var exists bool
-	if err := a.Pool.QueryRow(ctx, `SELECT to_regclass('jobs') IS NOT NULL`).Scan(&exists); err != nil {
-		return nil, err
-	}
-	if !exists {
-		return map[string]string{"skipped": "jobs table does not exist"}, nil
-	}
-	return map[string]string{"skipped": "no job reconciler wired"}, nil
 }

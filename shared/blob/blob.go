@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,22 @@ type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, Info, error)
 	// Delete removes the object; deleting a missing object is not an error.
 	Delete(ctx context.Context, key string) error
+	// List returns the keys under prefix in lexical order, at most max of
+	// them (max ≤ 0: all).
+	List(ctx context.Context, prefix string, max int) ([]string, error)
+	// DeletePrefix removes every object whose key starts with prefix and
+	// returns how many it removed. prefix must be a non-empty folder
+	// ("…/"), so a bug cannot empty the bucket.
+	DeletePrefix(ctx context.Context, prefix string) (int64, error)
+}
+
+// CheckPrefix refuses a prefix DeletePrefix must not take: empty, or not
+// ending in "/".
+func CheckPrefix(prefix string) error {
+	if prefix == "" || !strings.HasSuffix(prefix, "/") || strings.HasPrefix(prefix, "/") {
+		return errors.New("blob: a prefix must be a non-empty folder ending in /")
+	}
+	return nil
 }
 
 // CheckTTL refuses a TTL outside (0, MaxTTL].

@@ -145,6 +145,11 @@ type Route struct {
 	// Stream routes write their reply directly (no buffering) and get no
 	// surrounding transaction: for long or large responses.
 	Stream bool
+	// DuringDeletion lets a mutating member route run on a workspace
+	// scheduled for deletion (the deletion request and its cancellation).
+	// Every other POST, PUT, PATCH and DELETE is refused with 409 then: a
+	// workspace in its grace period is read-only (see shared/privacy).
+	DuringDeletion bool
 }
 
 // Params returns the names of the path parameters in the route's pattern.
@@ -268,7 +273,8 @@ type guarded struct {
 // workspace, $2 the user, $3… the resources.
 func (g *guarded) prepare() {
 	var b strings.Builder
-	b.WriteString(`SELECT (SELECT role FROM members WHERE workspace_id = $1 AND user_id = $2)`)
+	b.WriteString(`SELECT (SELECT role FROM members WHERE workspace_id = $1 AND user_id = $2), ` +
+		`coalesce((SELECT deletion_requested_at IS NOT NULL FROM workspaces WHERE id = $1), false)`)
 	for _, p := range g.route.Params() {
 		if p == WorkspaceParam {
 			continue
@@ -342,7 +348,7 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(r.Context()))
-	if err := g.check(r.Context(), tx, a, args); err != nil {
+	if err := g.check(r.Context(), tx, a, args, r.Method); err != nil {
 		return err
 	}
 	if g.route.Stream {
@@ -365,13 +371,14 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 
 // check scopes tx to the workspace and runs the membership and resource
 // query, in one round trip.
-func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any) error {
+func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, method string) error {
 	const op = "guard"
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT set_config('app.workspace_id', $1, true)`, a.Workspace.UUID().String())
 	var role *string
+	var deleting bool
 	exists := make([]bool, len(g.params))
-	dest := []any{&role}
+	dest := []any{&role, &deleting}
 	for i := range exists {
 		dest = append(dest, &exists[i])
 	}
@@ -394,6 +401,9 @@ func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any) e
 	a.Role = r
 	if r < g.route.Policy.MinRole {
 		return problem.E(op, problem.Forbidden, fmt.Sprintf("this needs the %s role or higher; you are %s", g.route.Policy.MinRole, r))
+	}
+	if deleting && method != http.MethodGet && method != http.MethodHead && !g.route.DuringDeletion {
+		return problem.E(op, problem.Conflict, "this workspace is scheduled for deletion and is read-only; its owner can cancel the deletion until it is purged")
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/framebroker/framebroker/shared/blob"
@@ -105,6 +106,63 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("s3blob: delete %s: %w", key, err)
 	}
 	return nil
+}
+
+// List implements blob.Store with ListObjectsV2.
+func (s *Store) List(ctx context.Context, prefix string, max int) ([]string, error) {
+	var keys []string
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("s3blob: list %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+			if max > 0 && len(keys) == max {
+				return keys, nil
+			}
+		}
+	}
+	return keys, nil
+}
+
+// DeletePrefix implements blob.Store: it lists the prefix page by page
+// (≤ 1000 keys, the DeleteObjects limit) and deletes each page in one
+// DeleteObjects call. A key S3 reports as not deleted fails the call, so a
+// purge never records a prefix as empty when it is not. On a versioned
+// bucket this leaves delete markers; noncurrent versions need the bucket's
+// lifecycle rule to expire them.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int64, error) {
+	if err := blob.CheckPrefix(prefix); err != nil {
+		return 0, err
+	}
+	var n int64
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1000)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return n, fmt.Errorf("s3blob: list %s: %w", prefix, err)
+		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		ids := make([]types.ObjectIdentifier, len(page.Contents))
+		for i, o := range page.Contents {
+			ids[i] = types.ObjectIdentifier{Key: o.Key}
+		}
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.bucket,
+			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return n, fmt.Errorf("s3blob: delete under %s: %w", prefix, err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return n, fmt.Errorf("s3blob: delete under %s: %d keys not deleted, first %s: %s", prefix, len(out.Errors), aws.ToString(e.Key), aws.ToString(e.Code))
+		}
+		n += int64(len(ids))
+	}
+	return n, nil
 }
 
 func isNotFound(err error) bool {

@@ -1,0 +1,33 @@
+package app
+
+import (
+	"context"
+
+	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/privacy"
+	"github.com/framebroker/framebroker/shared/reconcile"
+)
+
+// newPrivacy wires the settings, deletion, purge and retention service.
+func (a *App) newPrivacy(cfg config.Config, store blob.Store) *privacy.Service {
+	a.Privacy = &privacy.Service{Pool: a.Pool, Store: store, Keys: a.Keys, Grace: cfg.DeletionGrace}
+	return a.Privacy
+}
+
+// retention is the retention cron: webhook delivery records, then job
+// trails and ledger events per workspace.
+func (a *App) retention(ctx context.Context) (any, error) {
+	hooks, err := a.Webhooks.Trim(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := a.Privacy.Retain(ctx)
+	return map[string]any{"webhook_deliveries_deleted": hooks, "workspaces": sum}, err
+}
+
+// reconcileJobs is the job-reconcile cron (see shared/reconcile).
+func (a *App) reconcileJobs(ctx context.Context) (any, error) {
+	r := reconcile.Reconciler{Pool: a.Pool, Starter: a.Pipeline.Dispatcher, Steps: a.Pipeline.Steps}
+	return r.Run(ctx)
+}
