@@ -228,3 +228,27 @@ func TestPurgeRemovesEverything(t *testing.T) {
 		t.Fatalf("B's ledger: %s", r.Body)
 	}
 }
+
+// TestPurgeWaitsForOpenJobs: a workspace due for purge whose job is still
+// running (its worker may hold upload URLs) is left until the job ends.
+func TestPurgeWaitsForOpenJobs(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	tok, _ := e.User("busy@example.com")
+	ws := wsID(t, e.Workspace(tok, "Busy"))
+	j := id.New[id.JobID]()
+	if _, err := e.DB.Owner.Exec(ctx, `INSERT INTO jobs (id, workspace_id, preset, inputs, status) VALUES ($1, $2, 'mp4-h264-720p', $3, 'running')`,
+		j, ws, []id.AssetID{id.New[id.AssetID]()}); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(202, "DELETE", "/v1/workspaces/"+ws.String(), tok, nil)
+	if s, err := e.App.Privacy.Purge(ctx); err != nil || len(s.Purged) != 0 {
+		t.Fatalf("purged with a running job: %+v %v", s, err)
+	}
+	if _, err := e.DB.Owner.Exec(ctx, `UPDATE jobs SET status = 'failed', finished_at = now() WHERE id = $1`, j); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := e.App.Privacy.Purge(ctx); err != nil || len(s.Purged) != 1 || s.Purged[0].Workspace != ws {
+		t.Fatalf("after the job ended: %+v %v", s, err)
+	}
+}
