@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -81,10 +82,16 @@ func Authorizer(authn guard.Authenticator) AuthorizerHandler {
 	}
 }
 
-// load reads the configuration and wires the app, exiting on failure (a
-// Lambda that cannot start should fail its init, loudly).
+// load reads the configuration (filling secrets from Secrets Manager where
+// the stack names them) and wires the app, exiting on failure (a Lambda
+// that cannot start should fail its init, loudly).
 func load(ctx context.Context) *app.App {
-	cfg, err := config.FromEnv()
+	lookup, err := ResolveSecrets(ctx, os.LookupEnv, &secretsManager{})
+	if err != nil {
+		slog.Error("secrets", "err", err.Error())
+		os.Exit(1)
+	}
+	cfg, err := config.FromLookup(lookup)
 	if err != nil {
 		slog.Error("config", "err", err.Error())
 		os.Exit(1)
@@ -98,7 +105,8 @@ func load(ctx context.Context) *app.App {
 	return a
 }
 
-// Main runs the Lambda serving function's routes.
+// Main runs the Lambda serving function's routes: API Gateway v2 requests,
+// and CronEvents from EventBridge for the function serving the cron route.
 func Main(function string) {
 	a := load(context.Background())
 	h, err := a.FunctionHandler(function)
@@ -106,11 +114,30 @@ func Main(function string) {
 		slog.Error("function handler", "function", function, "err", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(API(h))
+	lambda.Start(dispatch(h))
 }
 
 // MainAuthorizer runs the Lambda authorizer.
 func MainAuthorizer() {
 	a := load(context.Background())
 	lambda.Start(Authorizer(a.Identity))
+}
+
+// MainMigrate runs the migrate custom resource (see Migrator). It needs the
+// owner's and the app role's secrets, and nothing else of the config.
+func MainMigrate() {
+	ctx := context.Background()
+	app.SetupLogging("info")
+	lookup, err := ResolveSecrets(ctx, os.LookupEnv, &secretsManager{})
+	if err != nil {
+		slog.Error("secrets", "err", err.Error())
+		os.Exit(1)
+	}
+	owner, _ := lookup(config.EnvOwnerDatabaseURL)
+	appPassword, err := appRolePassword(ctx, os.LookupEnv, &secretsManager{})
+	if err != nil {
+		slog.Error("app role secret", "err", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(cfn.LambdaWrap(Migrator(owner, appPassword)))
 }

@@ -1,0 +1,131 @@
+// Command infra is Framebroker's CDK app (`cdk synth`, `cdk deploy`; cdk.json
+// runs it with `go run ./infra`). It builds the stack of infra/stack from the
+// router table, the cron schedule, the built assets (`make build`) and the
+// context values documented in README "Deploying to AWS".
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/framebroker/framebroker/infra/stack"
+	"github.com/framebroker/framebroker/shared/cron"
+)
+
+// Asset locations, relative to the repository root (the CLI's working
+// directory). `make build` writes them.
+const (
+	lambdaAssets = "build/lambda"
+	layerAsset   = "build/ffmpeg-layer"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	if os.Getenv("CDK_OUTDIR") == "" {
+		os.Setenv("CDK_OUTDIR", "cdk.out")
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: ptr(stack.FeatureFlags())})
+	ctx := func(k string) string {
+		v := app.Node().TryGetContext(jsii.String(k))
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprint(v)
+	}
+	table, err := stack.TableFromApp()
+	if err != nil {
+		return err
+	}
+	fns, err := stack.Functions(table, "functions")
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, f := range append(fns, "") {
+		dir := filepath.Join(lambdaAssets, f)
+		if f == "" {
+			dir = layerAsset
+		}
+		if _, err := os.Stat(dir); err != nil {
+			missing = append(missing, dir)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("assets missing (run `make build` first): %v", missing)
+	}
+	nat := 0
+	if v := ctx("natGateways"); v != "" {
+		if nat, err = strconv.Atoi(v); err != nil || nat < 0 {
+			return fmt.Errorf("context natGateways: %q is not a count", v)
+		}
+	}
+	var env *awscdk.Environment
+	account, region := ctx("account"), ctx("region")
+	if account == "" {
+		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if region == "" {
+		region = os.Getenv("CDK_DEFAULT_REGION")
+	}
+	if ctx("vpcId") != "" {
+		// Vpc.fromLookup needs a concrete environment (and credentials).
+		env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	} else if ctx("region") != "" {
+		// Region only: the stack stays account-agnostic, so no AZ lookup.
+		env = &awscdk.Environment{Region: jsii.String(region)}
+	}
+	environment := map[string]string{}
+	if v := app.Node().TryGetContext(jsii.String("environment")); v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("context environment: want an object of FRAMEBROKER_* settings, got %T", v)
+		}
+		for k, e := range m {
+			if !strings.HasPrefix(k, "FRAMEBROKER_") {
+				return fmt.Errorf("context environment: %q is not a FRAMEBROKER_ setting", k)
+			}
+			environment[k] = fmt.Sprint(e)
+		}
+	}
+	name := ctx("stackName")
+	if name == "" {
+		name = "Framebroker"
+	}
+	stack.New(app, name, stack.Props{
+		StackProps:              awscdk.StackProps{Env: env, Description: jsii.String("Framebroker: video production backend (see README)")},
+		Table:                   table,
+		Functions:               fns,
+		Schedule:                cron.Schedule,
+		LambdaAssets:            lambdaAssets,
+		LayerAsset:              layerAsset,
+		WorkerContext:           ".",
+		WorkerDockerfile:        "ffmpeg-layer/Dockerfile",
+		MigrationsDir:           "shared/db/migrations",
+		KeyArn:                  ctx("keyArn"),
+		VpcID:                   ctx("vpcId"),
+		NatGateways:             nat,
+		DatabaseSecretArn:       ctx("databaseSecretArn"),
+		DatabaseSecurityGroupID: ctx("databaseSecurityGroupId"),
+		DomainName:              ctx("domainName"),
+		CertificateArn:          ctx("certificateArn"),
+		SecretsArn:              ctx("secretsArn"),
+		Environment:             environment,
+		AlarmEmail:              ctx("alarmEmail"),
+	})
+	app.Synth(nil)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

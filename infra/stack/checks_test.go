@@ -1,0 +1,300 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/framebroker/framebroker/shared/cron"
+)
+
+// The T-13 checks, each over a synthesized template. They return an error
+// instead of failing the test so that the adversarial test can prove each
+// one fails on a stack that breaks its rule. Checks that use the assertions
+// library recover its panic (a failed assertion panics).
+
+// resources is a template's resources of one type, by logical id.
+type resources map[string]map[string]any
+
+func find(tpl assertions.Template, typ string) resources {
+	out := resources{}
+	for id, r := range *tpl.FindResources(jsii.String(typ), nil) {
+		out[id] = *r
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// assert runs an assertions call, turning its panic into an error.
+func assert(what string, f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+	return nil
+}
+
+func str(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// refID is the logical id a {"Ref": id} or {"Fn::GetAtt": [id, ...]} names.
+func refID(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if r, ok := m["Ref"].(string); ok {
+		return r
+	}
+	if ga, ok := m["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
+		s, _ := ga[0].(string)
+		return s
+	}
+	return ""
+}
+
+func list(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case nil:
+		return nil
+	default:
+		return []any{x}
+	}
+}
+
+// checkNoTaskRole: no task definition has a task role (T-04).
+func checkNoTaskRole(tpl assertions.Template) error {
+	if len(find(tpl, "AWS::ECS::TaskDefinition")) == 0 {
+		return fmt.Errorf("no task definition")
+	}
+	return assert("a task definition has a TaskRoleArn", func() {
+		tpl.AllResourcesProperties(jsii.String("AWS::ECS::TaskDefinition"), &map[string]any{
+			"TaskRoleArn": assertions.Match_Absent(),
+		})
+	})
+}
+
+// checkPassRole: every statement that can pass a role passes only task
+// definitions' execution roles, and no statement grants iam:* or *.
+func checkPassRole(tpl assertions.Template) error {
+	exec := map[string]bool{}
+	for _, td := range find(tpl, "AWS::ECS::TaskDefinition") {
+		if id := refID(props(td)["ExecutionRoleArn"]); id != "" {
+			exec[id] = true
+		}
+	}
+	var bad []string
+	for id, pol := range find(tpl, "AWS::IAM::Policy") {
+		doc, _ := props(pol)["PolicyDocument"].(map[string]any)
+		for _, s := range list(doc["Statement"]) {
+			st := s.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			passes := false
+			for _, a := range list(st["Action"]) {
+				switch a {
+				case "iam:PassRole":
+					passes = true
+				case "*", "iam:*":
+					bad = append(bad, id+": grants "+a.(string))
+				}
+			}
+			if !passes {
+				continue
+			}
+			for _, r := range list(st["Resource"]) {
+				if !exec[refID(r)] {
+					bad = append(bad, id+": iam:PassRole on "+str(r))
+				}
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// checkBuckets: every bucket is SSE-KMS encrypted, blocks public access and
+// has a policy denying requests without TLS.
+func checkBuckets(tpl assertions.Template) error {
+	buckets := find(tpl, "AWS::S3::Bucket")
+	if len(buckets) == 0 {
+		return fmt.Errorf("no bucket")
+	}
+	if err := assert("a bucket is not SSE-KMS with public access blocked", func() {
+		tpl.AllResourcesProperties(jsii.String("AWS::S3::Bucket"), &map[string]any{
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"ServerSideEncryptionByDefault": assertions.Match_ObjectLike(&map[string]any{
+					"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": assertions.Match_AnyValue(),
+				})}),
+			})},
+			"PublicAccessBlockConfiguration": map[string]any{
+				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+			},
+		})
+	}); err != nil {
+		return err
+	}
+	tls := map[string]bool{}
+	for _, bp := range find(tpl, "AWS::S3::BucketPolicy") {
+		doc, _ := props(bp)["PolicyDocument"].(map[string]any)
+		for _, s := range list(doc["Statement"]) {
+			st := s.(map[string]any)
+			if st["Effect"] == "Deny" && str(st["Condition"]) == `{"Bool":{"aws:SecureTransport":"false"}}` && str(st["Principal"]) == `{"AWS":"*"}` && str(st["Action"]) == `"s3:*"` {
+				tls[refID(props(bp)["Bucket"])] = true
+			}
+		}
+	}
+	for id := range buckets {
+		if !tls[id] {
+			return fmt.Errorf("bucket %s does not deny non-TLS requests", id)
+		}
+	}
+	return nil
+}
+
+// checkLambdas: every function is provided.al2023 on arm64.
+func checkLambdas(tpl assertions.Template) error {
+	return assert("a Lambda is not provided.al2023 arm64", func() {
+		tpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
+			"Runtime": "provided.al2023", "Architectures": []any{"arm64"},
+		})
+	})
+}
+
+// checkRoutes: the API's routes are exactly the table's; public ones have no
+// authorizer, every other has the Lambda authorizer; nothing under
+// /internal/ is exposed; the authorizer does not cache.
+func checkRoutes(tpl assertions.Template, t Table) error {
+	want := map[string]Route{}
+	for _, r := range t.Routes {
+		want[r.Key()] = r
+	}
+	authorizers := find(tpl, "AWS::ApiGatewayV2::Authorizer")
+	var bad []string
+	got := map[string]bool{}
+	for id, r := range find(tpl, "AWS::ApiGatewayV2::Route") {
+		p := props(r)
+		key, _ := p["RouteKey"].(string)
+		got[key] = true
+		rt, ok := want[key]
+		switch {
+		case strings.Contains(key, " /internal/"):
+			bad = append(bad, key+" is exposed")
+		case !ok:
+			bad = append(bad, key+" is not in the router table")
+		case rt.Public:
+			if at := p["AuthorizationType"]; at != nil && at != "NONE" {
+				bad = append(bad, key+" is public in the table but has "+str(at))
+			}
+		default:
+			az := authorizers[refID(p["AuthorizerId"])]
+			if p["AuthorizationType"] != "CUSTOM" || az == nil {
+				bad = append(bad, key+" ("+id+") lacks the authorizer")
+				continue
+			}
+			ap := props(az)
+			if ap["AuthorizerType"] != "REQUEST" || str(ap["IdentitySource"]) != `["$request.header.Authorization"]` {
+				bad = append(bad, key+": authorizer is not the session authorizer")
+			}
+			if ttl, ok := ap["AuthorizerResultTtlInSeconds"].(float64); !ok || ttl != 0 {
+				bad = append(bad, key+": authorizer caches results (revocation would lag)")
+			}
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			bad = append(bad, k+" is missing from the API")
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// checkCrons: one rule per scheduled job, at its rate, whose target input
+// names the job and carries the cron secret from Secrets Manager.
+func checkCrons(tpl assertions.Template, schedule []cron.Entry) error {
+	rules := find(tpl, "AWS::Events::Rule")
+	for _, e := range schedule {
+		found := false
+		for _, r := range rules {
+			p := props(r)
+			if p["ScheduleExpression"] != e.Expression() || p["State"] == "DISABLED" {
+				continue
+			}
+			for _, tg := range list(p["Targets"]) {
+				in := str(tg.(map[string]any)["Input"])
+				if strings.Contains(in, `\"job\":\"`+e.Name+`\"`) && strings.Contains(in, "{{resolve:secretsmanager:") {
+					found = true
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("no %s rule for cron %s carrying the secret", e.Expression(), e.Name)
+		}
+	}
+	return nil
+}
+
+// workerSecurityGroups are the security groups the state machines run
+// tasks in.
+func workerSecurityGroups(tpl assertions.Template) []string {
+	var out []string
+	for _, sm := range find(tpl, "AWS::StepFunctions::StateMachine") {
+		def := str(props(sm)["DefinitionString"])
+		for id := range find(tpl, "AWS::EC2::SecurityGroup") {
+			if strings.Contains(def, `"Fn::GetAtt":["`+id+`","GroupId"]`) {
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkWorkerEgress: the worker's security groups allow TCP 443 out and
+// nothing else, and nothing in.
+func checkWorkerEgress(tpl assertions.Template) error {
+	sgs := workerSecurityGroups(tpl)
+	if len(sgs) == 0 {
+		return fmt.Errorf("no worker security group found in a state machine")
+	}
+	all := find(tpl, "AWS::EC2::SecurityGroup")
+	for _, id := range sgs {
+		p := props(all[id])
+		want := `[{"CidrIp":"0.0.0.0/0","Description":"HTTPS only","FromPort":443,"IpProtocol":"tcp","ToPort":443}]`
+		if got := str(p["SecurityGroupEgress"]); got != want {
+			return fmt.Errorf("worker security group %s egress %s, want 443 only", id, got)
+		}
+		if p["SecurityGroupIngress"] != nil {
+			return fmt.Errorf("worker security group %s has ingress", id)
+		}
+		for _, typ := range []string{"AWS::EC2::SecurityGroupEgress", "AWS::EC2::SecurityGroupIngress"} {
+			for rid, r := range find(tpl, typ) {
+				if refID(props(r)["GroupId"]) == id {
+					return fmt.Errorf("%s %s adds a rule to the worker security group", typ, rid)
+				}
+			}
+		}
+	}
+	return nil
+}

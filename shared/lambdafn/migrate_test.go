@@ -1,0 +1,44 @@
+package lambdafn
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/cfn"
+
+	"github.com/framebroker/framebroker/shared/db/dbtest"
+)
+
+// TestMigrator runs the migrate custom resource against a real database:
+// Create/Update migrate (idempotently) and set the app role's password —
+// with a password that would break naive quoting — and Delete leaves the
+// schema alone.
+func TestMigrator(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	hostile := `it's"; DROP TABLE workspaces; --` + "\\"
+	// The role is cluster-wide: leave it without a password (the local
+	// stack authenticates by trust).
+	t.Cleanup(func() { _, _ = d.Owner.Exec(context.Background(), `ALTER ROLE framebroker_app PASSWORD NULL`) })
+	for _, rt := range []cfn.RequestType{cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete} {
+		id, _, err := Migrator(d.OwnerDSN, hostile)(ctx, cfn.Event{RequestType: rt})
+		if err != nil {
+			t.Fatalf("%s: %v", rt, err)
+		}
+		if id != MigratePhysicalID {
+			t.Fatalf("%s: physical id %q", rt, id)
+		}
+	}
+	var n int
+	if err := d.Owner.QueryRow(ctx, `SELECT count(*) FROM workspaces`).Scan(&n); err != nil {
+		t.Fatalf("schema damaged: %v", err)
+	}
+	var login bool
+	if err := d.Owner.QueryRow(ctx, `SELECT rolcanlogin FROM pg_roles WHERE rolname = 'framebroker_app'`).Scan(&login); err != nil || !login {
+		t.Fatalf("app role login %v (%v)", login, err)
+	}
+	if _, _, err := Migrator("", "pw")(ctx, cfn.Event{RequestType: cfn.RequestCreate}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("no owner DSN: %v", err)
+	}
+}

@@ -1,0 +1,189 @@
+package lambdafn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/framebroker/framebroker/shared/config"
+)
+
+// Environment variables naming the Secrets Manager secrets the CDK stack
+// gives a Lambda. Each is read once, at cold start, and fills the
+// configuration value it stands for; the values never appear in the
+// Lambda's environment.
+const (
+	// EnvDatabaseSecretArn: framebroker_app's secret (RDS JSON: username,
+	// password, host, port, dbname) → config.EnvDatabaseURL.
+	EnvDatabaseSecretArn = "FRAMEBROKER_DATABASE_SECRET_ARN"
+	// EnvOwnerDatabaseSecretArn: the schema owner's secret, given to the
+	// migrate Lambda only → config.EnvOwnerDatabaseURL.
+	EnvOwnerDatabaseSecretArn = "FRAMEBROKER_OWNER_DATABASE_SECRET_ARN"
+	// EnvCronSecretArn: a plain-string secret → config.EnvCronSecret.
+	EnvCronSecretArn = "FRAMEBROKER_CRON_SECRET_ARN"
+	// EnvSecretsArn: the operator's secret, a JSON object of FRAMEBROKER_*
+	// variables (Stripe key, webhook sealing key, SMTP and OAuth secrets…),
+	// each filling its variable unless the environment sets it.
+	EnvSecretsArn = "FRAMEBROKER_SECRETS_ARN"
+)
+
+// SecretGetter reads a secret's string value.
+type SecretGetter interface {
+	SecretString(ctx context.Context, arn string) (string, error)
+}
+
+// DatabaseSecret is the JSON layout RDS and the CDK stack use for database
+// secrets. Port is a number in RDS's secrets and may be a string in ours.
+type DatabaseSecret struct {
+	Username string          `json:"username"`
+	Password string          `json:"password"`
+	Host     string          `json:"host"`
+	Port     json.RawMessage `json:"port"`
+	DBName   string          `json:"dbname"`
+}
+
+// DSN is the secret as a pgx connection string, TLS required.
+func (s DatabaseSecret) DSN() (string, error) {
+	port := strings.Trim(string(s.Port), `"`)
+	if port == "" {
+		port = "5432"
+	}
+	if s.Username == "" || s.Password == "" || s.Host == "" {
+		return "", errors.New("lambdafn: database secret lacks username, password or host")
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return "", errors.New("lambdafn: database secret port is not a number")
+		}
+	}
+	db := s.DBName
+	if db == "" {
+		db = "postgres"
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(s.Username, s.Password),
+		Host:     net.JoinHostPort(s.Host, port),
+		Path:     "/" + db,
+		RawQuery: "sslmode=require",
+	}
+	return u.String(), nil
+}
+
+// ParseDatabaseSecret decodes a database secret's JSON.
+func ParseDatabaseSecret(raw string) (DatabaseSecret, error) {
+	var s DatabaseSecret
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		// The error would quote the secret: say only that it is malformed.
+		return DatabaseSecret{}, errors.New("lambdafn: database secret is not valid JSON")
+	}
+	return s, nil
+}
+
+// ResolveSecrets returns lookup with every configuration value that has a
+// secret ARN (and no value of its own) filled from Secrets Manager through
+// get. Without any ARN set (the local stack) get is never called.
+func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get SecretGetter) (func(string) (string, bool), error) {
+	filled := map[string]string{}
+	set := func(k string) bool { v, ok := lookup(k); return ok && v != "" }
+	for _, s := range []struct {
+		arnEnv, env string
+		database    bool
+	}{
+		{EnvDatabaseSecretArn, config.EnvDatabaseURL, true},
+		{EnvOwnerDatabaseSecretArn, config.EnvOwnerDatabaseURL, true},
+		{EnvCronSecretArn, config.EnvCronSecret, false},
+	} {
+		arn, _ := lookup(s.arnEnv)
+		if arn == "" || set(s.env) {
+			continue
+		}
+		v, err := get.SecretString(ctx, arn)
+		if err != nil {
+			return nil, fmt.Errorf("lambdafn: read secret %s: %w", s.arnEnv, err)
+		}
+		if s.database {
+			sec, err := ParseDatabaseSecret(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.arnEnv, err)
+			}
+			if v, err = sec.DSN(); err != nil {
+				return nil, fmt.Errorf("%s: %w", s.arnEnv, err)
+			}
+		}
+		filled[s.env] = v
+	}
+	if arn, _ := lookup(EnvSecretsArn); arn != "" {
+		v, err := get.SecretString(ctx, arn)
+		if err != nil {
+			return nil, fmt.Errorf("lambdafn: read secret %s: %w", EnvSecretsArn, err)
+		}
+		var m map[string]string
+		if json.Unmarshal([]byte(v), &m) != nil {
+			return nil, fmt.Errorf("lambdafn: %s is not a JSON object of strings", EnvSecretsArn)
+		}
+		for k, v := range m {
+			if !strings.HasPrefix(k, "FRAMEBROKER_") || strings.HasSuffix(k, "_ARN") {
+				return nil, fmt.Errorf("lambdafn: %s: key %q is not a FRAMEBROKER_ setting", EnvSecretsArn, k)
+			}
+			if _, done := filled[k]; !done && !set(k) {
+				filled[k] = v
+			}
+		}
+	}
+	return func(k string) (string, bool) {
+		if v, ok := filled[k]; ok {
+			return v, true
+		}
+		return lookup(k)
+	}, nil
+}
+
+// secretsManager is the SecretGetter over AWS Secrets Manager, built on
+// first use with the Lambda role's credentials.
+type secretsManager struct{ client *secretsmanager.Client }
+
+func (s *secretsManager) SecretString(ctx context.Context, arn string) (string, error) {
+	if s.client == nil {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return "", err
+		}
+		s.client = secretsmanager.NewFromConfig(cfg)
+	}
+	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		return "", err
+	}
+	if out.SecretString == nil {
+		return "", errors.New("secret has no string value")
+	}
+	return *out.SecretString, nil
+}
+
+// appRolePassword reads framebroker_app's password from its secret.
+func appRolePassword(ctx context.Context, lookup func(string) (string, bool), get SecretGetter) (string, error) {
+	arn, _ := lookup(EnvDatabaseSecretArn)
+	if arn == "" {
+		return "", fmt.Errorf("lambdafn: %s is not set", EnvDatabaseSecretArn)
+	}
+	v, err := get.SecretString(ctx, arn)
+	if err != nil {
+		return "", err
+	}
+	s, err := ParseDatabaseSecret(v)
+	if err != nil {
+		return "", err
+	}
+	if s.Password == "" {
+		return "", errors.New("lambdafn: app role secret has no password")
+	}
+	return s.Password, nil
+}
