@@ -18,13 +18,15 @@ func (s *Service) requestDeletion(w http.ResponseWriter, r *http.Request, a *gua
 		return err
 	}
 	if st.Deletion == nil {
+		// By the database clock, which the purge compares against too.
 		grace := min(max(s.Grace, 0), MaxGrace)
-		now := s.now()
-		st.Deletion = &Deletion{RequestedAt: now, PurgeAfter: now.Add(grace)}
-		if _, err := a.Tx.Exec(r.Context(), `UPDATE workspaces SET deletion_requested_at = $2, purge_after = $3 WHERE id = $1`,
-			a.Workspace, st.Deletion.RequestedAt, st.Deletion.PurgeAfter); err != nil {
+		st.Deletion = &Deletion{}
+		if err := a.Tx.QueryRow(r.Context(), `UPDATE workspaces SET deletion_requested_at = now(), purge_after = now() + $2::interval
+			WHERE id = $1 RETURNING deletion_requested_at, purge_after`, a.Workspace, grace).
+			Scan(&st.Deletion.RequestedAt, &st.Deletion.PurgeAfter); err != nil {
 			return problem.Wrap(op, problem.Internal, err)
 		}
+		st.Deletion.RequestedAt, st.Deletion.PurgeAfter = st.Deletion.RequestedAt.UTC(), st.Deletion.PurgeAfter.UTC()
 		if err := ledger.Record(r.Context(), a, "workspace.deletion_requested", a.Workspace.String(),
 			map[string]any{"purge_after": st.Deletion.PurgeAfter}); err != nil {
 			return err
@@ -43,14 +45,15 @@ func (s *Service) cancelDeletion(w http.ResponseWriter, r *http.Request, a *guar
 	if err != nil {
 		return err
 	}
-	switch {
-	case st.Deletion == nil:
+	if st.Deletion == nil {
 		return problem.E(op, problem.Conflict, "no deletion is scheduled for this workspace")
-	case !s.now().Before(st.Deletion.PurgeAfter):
-		return problem.E(op, problem.Conflict, "the grace period is over and the purge may have begun; the deletion can no longer be cancelled")
 	}
-	if _, err := a.Tx.Exec(r.Context(), `UPDATE workspaces SET deletion_requested_at = NULL, purge_after = NULL WHERE id = $1`, a.Workspace); err != nil {
+	tag, err := a.Tx.Exec(r.Context(), `UPDATE workspaces SET deletion_requested_at = NULL, purge_after = NULL WHERE id = $1 AND purge_after > now()`, a.Workspace)
+	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return problem.E(op, problem.Conflict, "the grace period is over and the purge may have begun; the deletion can no longer be cancelled")
 	}
 	if err := ledger.Record(r.Context(), a, "workspace.deletion_canceled", a.Workspace.String(),
 		map[string]any{"requested_at": st.Deletion.RequestedAt}); err != nil {

@@ -55,14 +55,13 @@ func (s *Service) Purge(ctx context.Context) (PurgeSummary, error) {
 // redoes both (both are idempotent).
 func (s *Service) purgeOne(ctx context.Context) (Purged, bool, error) {
 	const op = "privacy: purge"
-	now := s.now()
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
 		return Purged{}, false, fmt.Errorf("%s: %w", op, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var p Purged
-	err = tx.QueryRow(ctx, `SELECT id FROM workspace_purge_claim($1)`, now).Scan(&p.Workspace)
+	err = tx.QueryRow(ctx, `SELECT id FROM workspace_purge_claim()`).Scan(&p.Workspace)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Purged{}, false, nil
 	}
@@ -73,7 +72,7 @@ func (s *Service) purgeOne(ctx context.Context) (Purged, bool, error) {
 		return Purged{}, false, fmt.Errorf("%s: %s: objects: %w", op, p.Workspace, err)
 	}
 	var counts []byte
-	if err := tx.QueryRow(ctx, `SELECT workspace_purge($1, $2, $3)`, p.Workspace, now, p.Objects).Scan(&counts); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT workspace_purge($1, $2)`, p.Workspace, p.Objects).Scan(&counts); err != nil {
 		return Purged{}, false, fmt.Errorf("%s: %s: rows: %w", op, p.Workspace, err)
 	}
 	if err := json.Unmarshal(counts, &p.Rows); err != nil {

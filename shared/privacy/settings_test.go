@@ -136,6 +136,11 @@ func TestDeletionGrace(t *testing.T) {
 	if s, err := e.App.Privacy.Purge(context.Background()); err != nil || len(s.Purged) != 0 {
 		t.Fatalf("purge before the grace period ended: %+v %v", s, err)
 	}
+	// The app role cannot bring the purge forward by calling it directly.
+	if _, err := e.DB.App.Exec(context.Background(), `SELECT workspace_purge($1, 0)`, wsID(t, ws)); err == nil ||
+		!strings.Contains(err.Error(), "not due") {
+		t.Fatalf("direct purge during grace: %v", err)
+	}
 	e.Must(403, "POST", base+"/deletion/cancel", admin, nil)
 	if s := e.Must(200, "POST", base+"/deletion/cancel", owner, nil).JSON(); s["deletion"] != nil {
 		t.Fatalf("after cancel: %v", s)

@@ -28,21 +28,22 @@ CREATE TABLE workspace_tombstones (
 -- FOR UPDATE SKIP LOCKED until the caller's transaction ends, so two purges
 -- running at once never take the same workspace. A workspace with an open
 -- job (queued or running) waits: its worker may still hold upload URLs.
-CREATE FUNCTION workspace_purge_claim(p_now timestamptz)
+-- "Due" is by the database clock: the caller cannot bring a purge forward.
+CREATE FUNCTION workspace_purge_claim()
 RETURNS TABLE (id uuid, deletion_requested_at timestamptz)
 LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
   SELECT w.id, w.deletion_requested_at FROM workspaces w
-  WHERE w.purge_after <= p_now
+  WHERE w.purge_after <= now()
     AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.workspace_id = w.id AND j.status IN ('queued', 'running'))
   ORDER BY w.purge_after
   LIMIT 1
   FOR UPDATE OF w SKIP LOCKED
 $$;
-REVOKE ALL ON FUNCTION workspace_purge_claim(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION workspace_purge_claim(timestamptz) TO framebroker_app;
+REVOKE ALL ON FUNCTION workspace_purge_claim() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workspace_purge_claim() TO framebroker_app;
 
 -- workspace_purge deletes every row of workspace p_ws (which must be
--- scheduled for deletion and due) in every table that has a workspace_id
+-- scheduled for deletion and due by the database clock) in every table that has a workspace_id
 -- column, then the workspace row itself, and writes the tombstone. It runs
 -- as the owner (row security does not apply to it).
 --
@@ -56,7 +57,7 @@ GRANT EXECUTE ON FUNCTION workspace_purge_claim(timestamptz) TO framebroker_app;
 --   * every remaining workspace_id table is swept afterwards, so a table
 --     added later without a cascade cannot keep rows of a purged workspace.
 -- It returns the per-table counts.
-CREATE FUNCTION workspace_purge(p_ws uuid, p_now timestamptz, p_objects bigint) RETURNS jsonb
+CREATE FUNCTION workspace_purge(p_ws uuid, p_objects bigint) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
   t text;
@@ -65,7 +66,7 @@ DECLARE
   requested timestamptz;
 BEGIN
   SELECT w.deletion_requested_at INTO requested FROM workspaces w
-  WHERE w.id = p_ws AND w.purge_after <= p_now FOR UPDATE;
+  WHERE w.id = p_ws AND w.purge_after <= now() FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'workspace_purge: workspace % is not due for purge', p_ws USING ERRCODE = 'check_violation';
   END IF;
@@ -88,11 +89,11 @@ BEGIN
     EXECUTE format('DELETE FROM %I WHERE workspace_id = $1', t) USING p_ws;
   END LOOP;
   INSERT INTO workspace_tombstones (id, requested_at, purged_at, rows_deleted, objects_deleted)
-  VALUES (p_ws, requested, p_now, counts, p_objects);
+  VALUES (p_ws, requested, now(), counts, p_objects);
   RETURN counts;
 END $$;
-REVOKE ALL ON FUNCTION workspace_purge(uuid, timestamptz, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION workspace_purge(uuid, timestamptz, bigint) TO framebroker_app;
+REVOKE ALL ON FUNCTION workspace_purge(uuid, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION workspace_purge(uuid, bigint) TO framebroker_app;
 
 -- retention_workspaces lists, after p_after (keyset), the workspaces the
 -- retention cron visits: every workspace not scheduled for deletion, with
