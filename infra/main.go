@@ -52,18 +52,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, f := range append(fns, "") {
-		dir := filepath.Join(lambdaAssets, f)
-		if f == "" {
-			dir = layerAsset
-		}
-		if _, err := os.Stat(dir); err != nil {
-			missing = append(missing, dir)
+	var noSource, unbuilt []string
+	for _, f := range fns {
+		if _, err := os.Stat(filepath.Join("functions", f, "main.go")); err != nil {
+			noSource = append(noSource, "functions/"+f)
+		} else if _, err := os.Stat(filepath.Join(lambdaAssets, f, "bootstrap")); err != nil {
+			unbuilt = append(unbuilt, f)
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("assets missing (run `make build` first): %v", missing)
+	if len(noSource) > 0 {
+		return fmt.Errorf("the router table (or the stack) needs Lambdas that have no main.go: %v "+
+			"(each is `func main() { lambdafn.Main(\"<name>\") }`)", noSource)
+	}
+	if _, err := os.Stat(layerAsset); err != nil || len(unbuilt) > 0 {
+		return fmt.Errorf("assets missing (run `make build` first): functions %v, layer %s", unbuilt, layerAsset)
 	}
 	nat := 0
 	if v := ctx("natGateways"); v != "" {

@@ -62,7 +62,10 @@ func newAPI(st awscdk.Stack, p Props, l *lambdas) apigw.HttpApi {
 	for _, r := range p.Table.Routes {
 		in, ok := integrations[r.Function]
 		if !ok {
-			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Integration-"+r.Function), l.get(r.Function), nil)
+			// One invoke permission per function, for this API (not one per
+			// route: CloudFormation's 500-resource limit).
+			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Integration-"+r.Function), l.get(r.Function),
+				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{ScopePermissionToRoute: jsii.Bool(false)})
 			integrations[r.Function] = in
 		}
 		opts := &apigw.AddRoutesOptions{

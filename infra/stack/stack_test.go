@@ -421,6 +421,11 @@ func TestNetworkAndDatabase(t *testing.T) {
 			t.Errorf("database subnet %s is not isolated", str(s))
 		}
 	}
+	// CloudFormation refuses more than 500 resources; routes are added
+	// freely, so keep room.
+	if n := len(fx.json["Resources"].(map[string]any)); n > 400 {
+		t.Errorf("%d resources: near CloudFormation's limit of 500", n)
+	}
 	// Lambda errors are alarmed for every function.
 	alarmed := 0
 	for _, a := range find(fx.tpl, "AWS::CloudWatch::Alarm") {

@@ -114,10 +114,12 @@ func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worke
 			})),
 		},
 	}))
-	// The jobs Lambda starts executions; the cron's reconcile reads them.
+	// The jobs Lambda starts and cancels executions; the crons (reconcile,
+	// workspace purge) read and stop them.
 	for _, name := range []string{JobsFunction, cron.Function} {
 		if fn := l.get(name); fn != nil {
 			w.machine.GrantStartExecution(fn)
+			w.machine.GrantExecution(fn, jsii.String("states:StopExecution"))
 			w.machine.GrantRead(fn)
 			fn.AddEnvironment(jsii.String(config.EnvStateMachineARN), w.machine.StateMachineArn(), nil)
 			fn.AddEnvironment(jsii.String(config.EnvEncodeBackend), jsii.String("stepfunctions"), nil)
