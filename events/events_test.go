@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/lambdafn"
 	"github.com/framebroker/framebroker/shared/pipeline"
@@ -29,6 +31,15 @@ type expectation struct {
 		ErrorType    string `json:"errorType"` // pipeline steps
 		OK           bool   `json:"ok"`
 	} `json:"_expect"`
+}
+
+func wsUUID(t *testing.T, s string) id.WorkspaceID {
+	t.Helper()
+	var ws id.WorkspaceID
+	if err := ws.UnmarshalText([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return ws
 }
 
 // fill replaces {{name}} placeholders.
@@ -89,9 +100,21 @@ func TestSampleEvents(t *testing.T) {
 		job, wsID, []id.AssetID{astID}); err != nil {
 		t.Fatal(err)
 	}
+	// A workspace due for purge (no grace in tests): the cron events with a
+	// wrong or no secret must leave it, the right one must purge it.
+	doomed := e.Workspace(tokOther, "Doomed")
+	e.Must(202, "DELETE", "/v1/workspaces/"+doomed, tokOther, nil)
+	doomedExists := func() bool {
+		var n int
+		if err := e.DB.Owner.QueryRow(ctx, `SELECT count(*) FROM workspaces WHERE id = $1`, wsUUID(t, doomed)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
 	vars := map[string]string{
-		"job":   job.String(),
-		"token": tok, "user": user, "session": "ses_unused", "ws": ws, "project": prj, "shot": shot, "asset": ast,
+		"cron_secret": e.Config.CronSecret,
+		"job":         job.String(),
+		"token":       tok, "user": user, "session": "ses_unused", "ws": ws, "project": prj, "shot": shot, "asset": ast,
 		"foreign_project": foreign, "revoked_token": revoked, "email": "lambda-signup@example.com",
 	}
 
@@ -127,6 +150,34 @@ func TestSampleEvents(t *testing.T) {
 						t.Fatalf("step failed: %v", err)
 					case exp.Expect.ErrorType != "" && (!errors.As(err, &le) || le.Type != exp.Expect.ErrorType):
 						t.Fatalf("step error %#v, want type %s", err, exp.Expect.ErrorType)
+					}
+					return
+				}
+				if fn == cron.Function {
+					var ev lambdafn.CronEvent
+					if err := json.Unmarshal(raw, &ev); err != nil {
+						t.Fatal(err)
+					}
+					h, err := e.App.FunctionHandler(fn)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out, err := lambdafn.Cron(h)(ctx, ev)
+					if exp.Expect.Status != 0 {
+						if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("status %d", exp.Expect.Status)) {
+							t.Fatalf("err %v, want status %d", err, exp.Expect.Status)
+						}
+						if ev.Job == cron.WorkspacePurge && !doomedExists() {
+							t.Fatal("a refused purge event purged a workspace")
+						}
+						return
+					}
+					var res cron.Result
+					if err != nil || json.Unmarshal(out, &res) != nil || !res.Ran || res.Job != ev.Job {
+						t.Fatalf("cron %s: %s, %v", ev.Job, out, err)
+					}
+					if ev.Job == cron.WorkspacePurge && doomedExists() {
+						t.Fatalf("the purge event left the workspace due for purge: %s", out)
 					}
 					return
 				}
