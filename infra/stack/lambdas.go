@@ -79,8 +79,11 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data) *lambdas {
 			LoggingFormat:  awslambda.LoggingFormat_JSON,
 		}
 		switch name {
-		case MigrateFunction, PipelineFunction, cron.Function:
+		case MigrateFunction, cron.Function:
 			props.Timeout = awscdk.Duration_Minutes(jsii.Number(5))
+		case PipelineFunction:
+			// Verify re-hashes whole outputs from S3.
+			props.Timeout = awscdk.Duration_Minutes(jsii.Number(15))
 		}
 		if layerFunctions[name] {
 			props.Layers = &[]awslambda.ILayerVersion{l.layer}

@@ -438,6 +438,63 @@ func TestNetworkAndDatabase(t *testing.T) {
 	}
 }
 
+// TestNoSecretInAnyEnvironment: Lambdas get secrets' ARNs, never values
+// (no dynamic reference, no generated password, no *_PASSWORD/_SECRET/_KEY
+// variable but ARNs and names); only the migrate Lambda names the owner's
+// secret.
+func TestNoSecretInAnyEnvironment(t *testing.T) {
+	for _, fx := range []*fixture{defaultStack(t), byoStack(t)} {
+		for id, fn := range find(fx.tpl, "AWS::Lambda::Function") {
+			vars, _ := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
+			for k, v := range vars {
+				if strings.Contains(str(v), "{{resolve:") {
+					t.Errorf("%s: %s resolves a secret into the environment", id, k)
+				}
+				upper := strings.ToUpper(k)
+				if (strings.Contains(upper, "PASSWORD") || strings.Contains(upper, "SECRET") || strings.HasSuffix(upper, "_KEY")) &&
+					!strings.HasSuffix(upper, "_ARN") && k != "FRAMEBROKER_S3_ACCESS_KEY" {
+					t.Errorf("%s: secret-looking variable %s", id, k)
+				}
+				if k == "FRAMEBROKER_OWNER_DATABASE_SECRET_ARN" && props(fn)["Description"] != "Framebroker "+MigrateFunction {
+					t.Errorf("%s holds the owner's secret", id)
+				}
+			}
+		}
+		for id, c := range find(fx.tpl, "AWS::ECS::TaskDefinition") {
+			if strings.Contains(str(c), "{{resolve:") {
+				t.Errorf("%s: a secret in the task definition", id)
+			}
+		}
+	}
+	if strings.Contains(strings.ToLower(AccessLogFormat), "query") || strings.Contains(AccessLogFormat, "authorization") {
+		t.Error("access logs would record query strings (presigned signatures) or credentials")
+	}
+}
+
+// TestMediaBucketLifecycle: outputs are versioned; temporary objects and
+// incomplete uploads expire.
+func TestMediaBucketLifecycle(t *testing.T) {
+	fx := defaultStack(t)
+	_, b := only(t, fx, "AWS::S3::Bucket")
+	p := props(b)
+	if str(p["VersioningConfiguration"]) != `{"Status":"Enabled"}` {
+		t.Errorf("versioning %s", str(p["VersioningConfiguration"]))
+	}
+	rules := str(p["LifecycleConfiguration"])
+	for _, want := range []string{`"Prefix":"` + TempPrefix + `"`, `"ExpirationInDays":1`, `"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1}`, `"NoncurrentVersionExpiration":{"NoncurrentDays":30}`} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("lifecycle lacks %s: %s", want, rules)
+		}
+	}
+	if err := assert("database forces TLS", func() {
+		fx.tpl.HasResourceProperties(jsii.String("AWS::RDS::DBClusterParameterGroup"), &map[string]any{
+			"Parameters": map[string]any{"rds.force_ssl": "1"},
+		})
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestBringYourOwnKeyAndDatabase: with a customer key and an existing
 // database, no key or cluster is created, the bucket uses the customer key,
 // and the app role's secret points at the customer's database.
