@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/guard"
@@ -128,11 +129,14 @@ func lockKey(name string) int64 {
 func (r *Runner) Run(ctx context.Context, name string, job JobFunc) (Result, error) {
 	start := time.Now()
 	res := Result{Job: name}
-	conn, err := r.pool.Acquire(ctx)
+	// The lock lives on a connection of its own, outside the pool: jobs
+	// use the pool, and holding pool connections for locks would starve
+	// them (several jobs starting at once deadlocked a small pool).
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return res, err
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx))
 	var got bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(name)).Scan(&got); err != nil {
 		return res, err

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/guard"
@@ -133,5 +135,53 @@ func TestScheduleExpressions(t *testing.T) {
 		if e.Expression() != want[e.Name] {
 			t.Errorf("%s: %s, want %s", e.Name, e.Expression(), want[e.Name])
 		}
+	}
+}
+
+// TestJobsDoNotStarveThePool: more jobs start at once than the pool has
+// connections, and each job itself needs a pool connection. Locks held on
+// pool connections deadlocked this (it hung `framebroker dev` at start).
+func TestJobsDoNotStarveThePool(t *testing.T) {
+	d := dbtest.New(t)
+	cfg := d.App.Config().Copy()
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	jobs := map[string]cron.JobFunc{}
+	for _, name := range []string{"webhook-retries", "retention", "workspace-purge", "job-reconcile"} {
+		jobs[name] = func(ctx context.Context) (any, error) {
+			var one int
+			time.Sleep(50 * time.Millisecond) // all four hold their locks together
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return nil, pool.QueryRow(ctx, `SELECT 1`).Scan(&one)
+		}
+	}
+	mux, err := guard.NewMux(cron.NewRunner(pool, "s", jobs).Routes(), nil, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for name := range jobs {
+			wg.Go(func() {
+				if st, r := post(t, srv.URL+"/internal/cron/"+name, "s"); st != 200 || !r.Ran {
+					t.Errorf("%s: %d %+v", name, st, r)
+				}
+			})
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("cron jobs deadlocked on the connection pool")
 	}
 }
