@@ -462,3 +462,30 @@ func TestAppendRejects(t *testing.T) {
 		t.Fatalf("cross-workspace append: %v", err)
 	}
 }
+
+// TestTrimRefusesOtherWorkspace: the app role cannot trim a ledger from a
+// transaction scoped to another workspace (or to none).
+func TestTrimRefusesOtherWorkspace(t *testing.T) {
+	d := dbtest.New(t)
+	a, b := newWorkspace(t, d), newWorkspace(t, d)
+	keys := keyring.NewDir(t.TempDir())
+	ctx := context.Background()
+	appendN(t, d.App, a, 3)
+	cp := checkpoint(t, d.App, a, keys)
+	for name, scope := range map[string]func(func(pgx.Tx) error) error{
+		"scoped to B": func(fn func(pgx.Tx) error) error { return db.InWorkspace(ctx, d.App, b.UUID().String(), fn) },
+		"unscoped":    func(fn func(pgx.Tx) error) error { return db.Tx(ctx, d.App, fn) },
+	} {
+		err := scope(func(tx pgx.Tx) error {
+			var n int64
+			return tx.QueryRow(ctx, `SELECT ledger_trim($1, $2)`, a, cp.Seq).Scan(&n)
+		})
+		if err == nil {
+			t.Fatalf("%s: trimmed workspace A's ledger", name)
+		}
+	}
+	var n int
+	if err := d.Owner.QueryRow(ctx, `SELECT count(*) FROM ledger_events WHERE workspace_id = $1`, a).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("A's ledger has %d events (%v), want 3", n, err)
+	}
+}

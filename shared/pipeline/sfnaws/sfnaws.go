@@ -7,10 +7,13 @@ package sfnaws
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/framebroker/framebroker/shared/id"
 )
@@ -41,10 +44,22 @@ func (b *Backend) Start(ctx context.Context, ws id.WorkspaceID, j id.JobID) (str
 		Name:            aws.String(j.String()),
 		Input:           aws.String(string(input)),
 	})
+	var exists *types.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		// Started before, and the id was not recorded (the API died in
+		// between): the job is running; hand back its execution.
+		return ExecutionARN(b.StateMachineARN, j.String()), nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("sfnaws: start: %w", err)
 	}
 	return aws.ToString(out.ExecutionArn), nil
+}
+
+// ExecutionARN is the ARN of the execution named name of a state machine:
+// arn:…:stateMachine:NAME becomes arn:…:execution:NAME:name.
+func ExecutionARN(stateMachineARN, name string) string {
+	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
 // Cancel implements pipeline.Backend. Stopping a RUN_JOB execution makes

@@ -7,17 +7,22 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/framebroker/framebroker/shared/id"
 )
 
 type recorder struct {
-	start *sfn.StartExecutionInput
-	stop  *sfn.StopExecutionInput
+	start  *sfn.StartExecutionInput
+	stop   *sfn.StopExecutionInput
+	exists bool
 }
 
 func (r *recorder) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
 	r.start = in
+	if r.exists {
+		return nil, &types.ExecutionAlreadyExists{Message: aws.String("exists")}
+	}
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:us-east-1:1:execution:sm:" + *in.Name)}, nil
 }
 
@@ -48,5 +53,17 @@ func TestStartInputMatchesStateMachine(t *testing.T) {
 	}
 	if err := b.Cancel(context.Background(), exe); err != nil || *r.stop.ExecutionArn != exe {
 		t.Fatalf("stop %+v %v", r.stop, err)
+	}
+}
+
+// TestStartTwiceIsTheSameExecution: a second start of the same job (the API
+// died before recording the first) answers the existing execution.
+func TestStartTwiceIsTheSameExecution(t *testing.T) {
+	r := &recorder{exists: true}
+	b := &Backend{Client: r, StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:sm"}
+	j := id.New[id.JobID]()
+	exe, err := b.Start(context.Background(), id.New[id.WorkspaceID](), j)
+	if err != nil || exe != "arn:aws:states:us-east-1:1:execution:sm:"+j.String() {
+		t.Fatalf("%q %v", exe, err)
 	}
 }
