@@ -85,6 +85,7 @@ func TestSampleEvents(t *testing.T) {
 	ws := e.Workspace(tok, "Events")
 	prj := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects", tok, map[string]string{"name": "P"}).Str("id")
 	shot := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects/"+prj+"/shots", tok, map[string]string{"name": "S"}).Str("id")
+	rel := e.Must(201, "POST", "/v1/workspaces/"+ws+"/releases", tok, map[string]any{"name": "R", "shots": []string{shot}}).Str("id")
 	ast := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 5}).Str("id")
 	tokOther, _ := e.User("other@example.com")
 	wsOther := e.Workspace(tokOther, "Other")
@@ -113,8 +114,8 @@ func TestSampleEvents(t *testing.T) {
 	}
 	vars := map[string]string{
 		"cron_secret": e.Config.CronSecret,
-		"job":         job.String(),
-		"token":       tok, "user": user, "session": "ses_unused", "ws": ws, "project": prj, "shot": shot, "asset": ast,
+		"job":         job.String(), "release": rel,
+		"token": tok, "user": user, "session": "ses_unused", "ws": ws, "project": prj, "shot": shot, "asset": ast,
 		"foreign_project": foreign, "revoked_token": revoked, "email": "lambda-signup@example.com",
 	}
 
