@@ -20,6 +20,7 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/localstack"
+	"github.com/framebroker/framebroker/shared/mail/mailtest"
 )
 
 // devPorts are the loopback ports of `framebroker dev`; the test stack uses
@@ -79,6 +80,15 @@ func dev(dir, addr string) error {
 	if err := devSecrets(&cfg, dir); err != nil {
 		return err
 	}
+	// Mail (verification links, resets, webhook alerts) goes over real SMTP
+	// to an in-process catcher that prints each message and keeps a copy.
+	catcher, err := mailtest.Listen("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("mail catcher: %w", err)
+	}
+	defer catcher.Close()
+	catcher.OnMessage = func(m mailtest.Received) { printMail(filepath.Join(dir, "mail"), m) }
+	cfg.SMTPAddr = catcher.Addr
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("app: %w", err)

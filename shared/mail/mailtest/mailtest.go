@@ -4,6 +4,7 @@ package mailtest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/mail"
@@ -25,19 +26,36 @@ type Received struct {
 // Catcher is a running SMTP server that keeps what it receives.
 type Catcher struct {
 	Addr string
-	srv  *smtp.Server
-	mu   sync.Mutex
-	msgs []Received
-	got  chan struct{}
+	// OnMessage, if set before mail arrives, is called with each message
+	// (framebroker dev prints them).
+	OnMessage func(Received)
+	srv       *smtp.Server
+	mu        sync.Mutex
+	msgs      []Received
+	got       chan struct{}
 }
 
 // Start runs a catcher on 127.0.0.1 and stops it when t ends.
 func Start(t testing.TB) *Catcher {
 	t.Helper()
-	c := &Catcher{got: make(chan struct{}, 1024)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := Listen("127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("mailtest: listen: %v", err)
+		t.Fatalf("mailtest: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Close stops the catcher.
+func (c *Catcher) Close() { _ = c.srv.Close() }
+
+// Listen runs a catcher on addr until Close; the local stack's `dev` uses it
+// as its mail server.
+func Listen(addr string) (*Catcher, error) {
+	c := &Catcher{got: make(chan struct{}, 1024)}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	c.Addr = ln.Addr().String()
 	c.srv = smtp.NewServer(backend{c})
@@ -46,8 +64,7 @@ func Start(t testing.TB) *Catcher {
 	c.srv.WriteTimeout = 10 * time.Second
 	c.srv.MaxMessageBytes = 10 << 20
 	go func() { _ = c.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = c.srv.Close() })
-	return c
+	return c, nil
 }
 
 // Messages returns a copy of what has been caught so far.
@@ -100,8 +117,13 @@ func (s *session) Data(r io.Reader) error {
 	}
 	m, _ := mail.ReadMessage(bytes.NewReader(data))
 	s.c.mu.Lock()
-	s.c.msgs = append(s.c.msgs, Received{From: s.from, To: append([]string(nil), s.to...), Data: data, Message: m})
+	rec := Received{From: s.from, To: append([]string(nil), s.to...), Data: data, Message: m}
+	s.c.msgs = append(s.c.msgs, rec)
+	hook := s.c.OnMessage
 	s.c.mu.Unlock()
+	if hook != nil {
+		hook(rec)
+	}
 	select {
 	case s.c.got <- struct{}{}:
 	default:
