@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/framebroker/framebroker/shared/broker"
+	"github.com/framebroker/framebroker/shared/pipeline/spec"
 	"github.com/framebroker/framebroker/shared/preset"
 )
 
@@ -42,27 +43,12 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
-// Report is what the worker says it did. The coordinator re-checks every
-// hash and size in it against the stored objects before believing it.
-type Report struct {
-	Preset         string           `json:"preset"`
-	EncoderVersion string           `json:"encoder_version"`
-	FFmpegArgv     []string         `json:"ffmpeg_argv"`
-	WorkerArgv     []string         `json:"worker_argv"`
-	Outputs        []OutputReport   `json:"outputs"`
-	TimingsMS      map[string]int64 `json:"timings_ms"`
-	StartedAt      time.Time        `json:"started_at"`
-	FinishedAt     time.Time        `json:"finished_at"`
-	Environment    []string         `json:"environment"` // variable names only
-	Error          string           `json:"error,omitempty"`
-}
-
-// OutputReport is one uploaded output.
-type OutputReport struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
+// Report and OutputReport are the report's shape, shared with the
+// coordinator that verifies it.
+type (
+	Report       = spec.Report
+	OutputReport = spec.OutputReport
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

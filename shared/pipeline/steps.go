@@ -276,29 +276,6 @@ func (s *Steps) recordAttempt(ctx context.Context, p Payload) (any, error) {
 	return d, err
 }
 
-// MaxReport bounds the worker's report.
-const MaxReport = 1 << 20
-
-// workerReport mirrors the worker's report.
-type workerReport struct {
-	Preset         string           `json:"preset"`
-	EncoderVersion string           `json:"encoder_version"`
-	FFmpegArgv     []string         `json:"ffmpeg_argv"`
-	WorkerArgv     []string         `json:"worker_argv"`
-	Outputs        []reportOutput   `json:"outputs"`
-	TimingsMS      map[string]int64 `json:"timings_ms"`
-	StartedAt      time.Time        `json:"started_at"`
-	FinishedAt     time.Time        `json:"finished_at"`
-	Environment    []string         `json:"environment"`
-	Error          string           `json:"error"`
-}
-
-type reportOutput struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
-
 // hashObject streams an object and returns its SHA-256 and size.
 func hashObject(ctx context.Context, store blob.Store, key string) (string, int64, error) {
 	rc, _, err := store.Open(ctx, key)
@@ -314,8 +291,8 @@ func hashObject(ctx context.Context, store blob.Store, key string) (string, int6
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-func (s *Steps) readReport(ctx context.Context, p Payload) (workerReport, error) {
-	var rep workerReport
+func (s *Steps) readReport(ctx context.Context, p Payload) (spec.Report, error) {
+	var rep spec.Report
 	rc, _, err := s.Store.Open(ctx, broker.ReportKey(p.Workspace, p.Job, p.Attempt))
 	if errors.Is(err, blob.ErrNotFound) {
 		return rep, fail("Job.VerificationFailed", "the worker left no report")
@@ -324,12 +301,12 @@ func (s *Steps) readReport(ctx context.Context, p Payload) (workerReport, error)
 		return rep, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, MaxReport+1))
+	b, err := io.ReadAll(io.LimitReader(rc, spec.MaxReport+1))
 	if err != nil {
 		return rep, err
 	}
-	if len(b) > MaxReport {
-		return rep, fail("Job.VerificationFailed", "report over %d bytes", MaxReport)
+	if len(b) > spec.MaxReport {
+		return rep, fail("Job.VerificationFailed", "report over %d bytes", spec.MaxReport)
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return rep, fail("Job.VerificationFailed", "report is not JSON: %v", err)
@@ -360,7 +337,7 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 	if rep.Error != "" {
 		return nil, fail("Job.VerificationFailed", "the worker reported an error: %s", broker.Redact(truncate(rep.Error, 500)))
 	}
-	claimed := map[string]reportOutput{}
+	claimed := map[string]spec.OutputReport{}
 	for _, o := range rep.Outputs {
 		claimed[o.Name] = o
 	}

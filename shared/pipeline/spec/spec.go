@@ -4,7 +4,10 @@
 // use it without pulling in the CDK.
 package spec
 
-import _ "embed"
+import (
+	_ "embed"
+	"time"
+)
 
 // Definition is the encode-job state machine's ASL as synthesized by the CDK
 // app (infra/workflow renders it; its test fails if this file is stale).
@@ -38,3 +41,29 @@ const (
 // EncodeTimeoutMinutes bounds one worker run; the worker's presigned URLs
 // live exactly this long (T-04: at most one hour).
 const EncodeTimeoutMinutes = 60
+
+// Report is what the worker says it did, written to its report URL. The
+// coordinator re-checks every hash and size against the stored objects
+// before believing it.
+type Report struct {
+	Preset         string           `json:"preset"`
+	EncoderVersion string           `json:"encoder_version"`
+	FFmpegArgv     []string         `json:"ffmpeg_argv"`
+	WorkerArgv     []string         `json:"worker_argv"`
+	Outputs        []OutputReport   `json:"outputs"`
+	TimingsMS      map[string]int64 `json:"timings_ms"`
+	StartedAt      time.Time        `json:"started_at"`
+	FinishedAt     time.Time        `json:"finished_at"`
+	Environment    []string         `json:"environment"` // variable names only
+	Error          string           `json:"error,omitempty"`
+}
+
+// OutputReport is one uploaded output.
+type OutputReport struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// MaxReport bounds the report's size.
+const MaxReport = 1 << 20
