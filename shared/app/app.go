@@ -27,7 +27,6 @@ import (
 	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/privacy"
-	"github.com/framebroker/framebroker/shared/provenance"
 	"github.com/framebroker/framebroker/shared/tenancy"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
@@ -97,7 +96,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),
 		ledger.NewService(pool, a.Keys).Routes(),
-		provenance.NewService(pool, a.Keys).Routes(),
+		a.provenanceRoutes(pool),
 		a.newPrivacy(cfg, bs).Routes(),
 		a.cronRoutes(cfg),
 	)

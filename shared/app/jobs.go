@@ -9,6 +9,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/blob"
@@ -22,6 +23,7 @@ import (
 	"github.com/framebroker/framebroker/shared/pipeline/sfnaws"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnlocal"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
+	"github.com/framebroker/framebroker/shared/provenance"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
 
@@ -91,4 +93,12 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 	})
 	a.Pipeline = p
 	return p.Jobs.Routes()
+}
+
+// provenanceRoutes wires publishing with the job trail digests, so a
+// manifest binds the trails of the jobs behind each shot's outputs.
+func (a *App) provenanceRoutes(pool *pgxpool.Pool) []guard.Route {
+	p := provenance.NewService(pool, a.Keys)
+	p.Trails = job.Digester{}
+	return p.Routes()
 }

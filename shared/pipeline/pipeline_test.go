@@ -22,6 +22,7 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/pipeline"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnlocal"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
@@ -441,5 +442,59 @@ func TestSubmitValidation(t *testing.T) {
 	_ = e.DB.Owner.QueryRow(context.Background(), `SELECT count(*) FROM jobs`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d jobs recorded by refused submissions", n)
+	}
+}
+
+// TestReleaseBindsJobTrail: a job submitted for a shot links its outputs to
+// the shot; publishing a release of that shot binds the job and the SHA-256
+// of its trail, recomputable from GET …/trail (RFC 8785 lines), and the
+// public verify endpoint accepts the manifest.
+func TestReleaseBindsJobTrail(t *testing.T) {
+	e := env(t)
+	tok, _ := e.User("ed@example.com")
+	ws := e.Workspace(tok, "W")
+	prj := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects", tok, map[string]string{"name": "P"}).Str("id")
+	shot := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects/"+prj+"/shots", tok, map[string]string{"name": "SH010"}).Str("id")
+	in := upload(t, e, tok, ws, "clip.mp4", "video/mp4", clip(t, 1))
+	r := submit(t, e, tok, ws, "", map[string]any{"inputs": []string{in}, "preset": "thumbnails", "shot": shot})
+	if r.Status != 202 {
+		t.Fatalf("submit %d %s", r.Status, r.Body)
+	}
+	jobID := r.Str("id")
+	if j := wait(t, e, tok, ws, jobID); j["status"] != "completed" {
+		t.Fatalf("job %v", j)
+	}
+	rel := e.Must(201, "POST", "/v1/workspaces/"+ws+"/releases", tok, map[string]any{"name": "R", "shots": []string{shot}}).Str("id")
+	pub := e.Must(200, "POST", "/v1/workspaces/"+ws+"/releases/"+rel+"/publish", tok, nil).JSON()
+	m := pub["manifest"].(map[string]any)
+	shots := m["shots"].([]any)
+	jobs := shots[0].(map[string]any)["jobs"].([]any)
+	if len(jobs) != 1 || jobs[0].(map[string]any)["id"] != jobID {
+		t.Fatalf("manifest jobs %v", jobs)
+	}
+	// Recompute the digest from the served trail.
+	h := sha256.New()
+	for _, ev := range trail(t, e, tok, ws, jobID) {
+		b, _ := json.Marshal(ev)
+		var evt job.Event
+		if err := json.Unmarshal(b, &evt); err != nil {
+			t.Fatal(err)
+		}
+		line, err := job.CanonicalEvent(evt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(append(line, '\n'))
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); jobs[0].(map[string]any)["trail_sha256"] != got {
+		t.Fatalf("manifest trail digest %v, recomputed %s", jobs[0].(map[string]any)["trail_sha256"], got)
+	}
+	outs := shots[0].(map[string]any)["outputs"].([]any)
+	if len(outs) != 1 || outs[0].(map[string]any)["job"] != jobID {
+		t.Fatalf("manifest outputs %v", outs)
+	}
+	v := e.Must(200, "POST", "/v1/provenance/verify", "", pub["envelope"]).JSON()
+	if v["valid"] != true {
+		t.Fatalf("verify %v", v)
 	}
 }

@@ -388,6 +388,14 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 			if _, err := tx.Exec(ctx, `INSERT INTO job_outputs (workspace_id, job_id, name, asset_id) VALUES ($1, $2, $3, $4)`, p.Workspace, p.Job, o.Name, a); err != nil {
 				return err
 			}
+			if j.Shot != nil {
+				// The shot's render: linked with the job that made it, for
+				// the release manifest.
+				if _, err := tx.Exec(ctx, `INSERT INTO shot_outputs (workspace_id, shot_id, asset_id, job_id) VALUES ($1, $2, $3, $4)`,
+					p.Workspace, *j.Shot, a, p.Job); err != nil {
+					return err
+				}
+			}
 			registered = append(registered, map[string]any{"name": o.Name, "asset": a, "sha256": o.sha, "size": o.size})
 		}
 		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "verified", p.Attempt, map[string]any{"outputs": registered}); err != nil {

@@ -119,6 +119,11 @@ func (s *Service) snapshot(ctx context.Context, tx pgx.Tx, rel id.ReleaseID) ([]
 	}
 	defer rows.Close()
 	seenJob := map[id.ShotID]map[uuid.UUID]bool{}
+	type pending struct {
+		shot, job int
+		id        uuid.UUID
+	}
+	var digests []pending
 	for rows.Next() {
 		var sh id.ShotID
 		var o Output
@@ -130,22 +135,28 @@ func (s *Service) snapshot(ctx context.Context, tx pgx.Tx, rel id.ReleaseID) ([]
 		o.SHA256 = hex.EncodeToString(sum)
 		i := index[sh]
 		if job != nil {
-			o.Job = job.String()
+			o.Job = id.FromUUID[id.JobID](*job).String()
 			if seenJob[sh] == nil {
 				seenJob[sh] = map[uuid.UUID]bool{}
 			}
 			if !seenJob[sh][*job] {
 				seenJob[sh][*job] = true
-				j := Job{ID: o.Job}
-				if s.Trails != nil {
-					if j.TrailSHA256, err = s.Trails.TrailSHA256(ctx, tx, *job); err != nil {
-						return nil, err
-					}
-				}
-				shots[i].Jobs = append(shots[i].Jobs, j)
+				shots[i].Jobs = append(shots[i].Jobs, Job{ID: o.Job})
+				digests = append(digests, pending{shot: i, job: len(shots[i].Jobs) - 1, id: *job})
 			}
 		}
 		shots[i].Outputs = append(shots[i].Outputs, o)
 	}
-	return shots, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close() // the digests query the same transaction
+	if s.Trails != nil {
+		for _, d := range digests {
+			if shots[d.shot].Jobs[d.job].TrailSHA256, err = s.Trails.TrailSHA256(ctx, tx, d.id); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return shots, nil
 }
