@@ -82,6 +82,13 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		return a.Identity.UserIDByEmail(ctx, tx, email)
 	}
 	var bs blob.Store = store
+	if a.Keys == nil && cfg.Keyring != "" {
+		k, err := keyring.ParseKeyring([]byte(cfg.Keyring))
+		if err != nil {
+			return nil, err
+		}
+		a.Keys = k
+	}
 	if a.Keys == nil {
 		a.Keys = keyring.NewDir(keyring.DefaultDir())
 	}

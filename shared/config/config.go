@@ -74,6 +74,11 @@ type Config struct {
 	// StateMachineARN is the encode-job state machine in AWS.
 	StateMachineARN string
 
+	// Keyring is the signing keyring document (keyring.json format) in AWS,
+	// resolved from the operator's secret at cold start; empty locally,
+	// where the keyring file under FRAMEBROKER_KEYRING_DIR is used.
+	Keyring string
+
 	// DeletionGrace is how long after DELETE /v1/workspaces/{ws} the purge
 	// may remove the workspace (at most 30 days; 0 in tests).
 	DeletionGrace time.Duration
@@ -107,6 +112,7 @@ const (
 	EnvWebhookAllow     = "FRAMEBROKER_WEBHOOK_ALLOW_CIDRS"
 	EnvCronSecret       = "FRAMEBROKER_CRON_SECRET"
 	EnvDeletionGrace    = "FRAMEBROKER_DELETION_GRACE"
+	EnvKeyring          = "FRAMEBROKER_KEYRING"
 	EnvEncodeBackend    = "FRAMEBROKER_ENCODE_BACKEND"
 	EnvNodeBin          = "FRAMEBROKER_NODE"
 	EnvSFNModule        = "FRAMEBROKER_SFN_MODULE"
@@ -155,6 +161,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		CronSecret:        get(EnvCronSecret, ""),
 		DeletionGrace:     7 * 24 * time.Hour,
 
+		Keyring:         get(EnvKeyring, ""),
 		EncodeBackend:   get(EnvEncodeBackend, "stepfunctions"),
 		NodeBin:         get(EnvNodeBin, ""),
 		SFNModule:       get(EnvSFNModule, ""),

@@ -176,8 +176,7 @@ func (d *Dir) Signer(ctx context.Context) (Signer, error) {
 	if err != nil {
 		return Signer{}, err
 	}
-	k := f.Ed25519[len(f.Ed25519)-1]
-	return Signer{ID: k.ID, Key: ed25519.NewKeyFromSeed(k.Seed)}, nil
+	return f.signer(), nil
 }
 
 // PublicKeys implements Provider.
@@ -186,12 +185,7 @@ func (d *Dir) PublicKeys(ctx context.Context) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	s := Set{Keys: make([]PublicKey, 0, len(f.Ed25519))}
-	for _, k := range f.Ed25519 {
-		pub := ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey)
-		s.Keys = append(s.Keys, PublicKey{ID: k.ID, Algorithm: AlgEd25519, Key: pub, NotBefore: k.NotBefore, NotAfter: k.NotAfter})
-	}
-	return s, nil
+	return f.publicKeys(), nil
 }
 
 // HMAC implements Provider.
@@ -200,6 +194,24 @@ func (d *Dir) HMAC(ctx context.Context, id string) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	return f.hmac(id)
+}
+
+func (f dirFile) signer() Signer {
+	k := f.Ed25519[len(f.Ed25519)-1]
+	return Signer{ID: k.ID, Key: ed25519.NewKeyFromSeed(k.Seed)}
+}
+
+func (f dirFile) publicKeys() Set {
+	s := Set{Keys: make([]PublicKey, 0, len(f.Ed25519))}
+	for _, k := range f.Ed25519 {
+		pub := ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey)
+		s.Keys = append(s.Keys, PublicKey{ID: k.ID, Algorithm: AlgEd25519, Key: pub, NotBefore: k.NotBefore, NotAfter: k.NotAfter})
+	}
+	return s
+}
+
+func (f dirFile) hmac(id string) (string, []byte, error) {
 	if id == "" {
 		k := f.HMAC[len(f.HMAC)-1]
 		return k.ID, k.Secret, nil
