@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/asset"
+	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/config"
@@ -46,6 +47,8 @@ type App struct {
 	Keys keyring.Provider
 	// Pipeline runs encode jobs.
 	Pipeline *Pipeline
+	// Billing is checkout, credits, spend ceilings and rate limits.
+	Billing *billing.Service
 	// Privacy serves settings and deletion and runs purge and retention.
 	Privacy *privacy.Service
 	routes  []guard.Route
@@ -95,7 +98,8 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}
-	a.routes = concat(
+	a.newBilling(cfg)
+	a.routes = a.Billing.ApplyLimits(concat(
 		[]guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: a.health, Function: HealthFunction}},
 		a.Identity.Routes(),
 		tenancy.NewService(pool, users).Routes(),
@@ -106,7 +110,8 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.provenanceRoutes(pool),
 		a.newPrivacy(cfg, bs).Routes(),
 		a.cronRoutes(cfg),
-	)
+		a.Billing.Routes(),
+	))
 	h, err := a.FunctionHandler("")
 	if err != nil {
 		return nil, err

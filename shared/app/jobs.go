@@ -46,6 +46,7 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		Broker:  broker.Broker{Store: store, TTL: spec.EncodeTimeoutMinutes * time.Minute},
 		Backoff: pipeline.DefaultBackoff,
 	}
+	steps.Notify = append(steps.Notify, a.Billing.JobEnded)
 	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}}
 	if cfg.EncodeBackend == "local" && a.Pool != nil {
 		b, err := sfnlocal.New(sfnlocal.Config{Node: cfg.NodeBin, Module: cfg.SFNModule, Definition: spec.Definition, Worker: cfg.WorkerBin, Steps: steps})
@@ -68,6 +69,8 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		slog.Warn(fmt.Sprintf("no encode provider configured (%s=%q)", config.EnvEncodeBackend, cfg.EncodeBackend))
 	}
 	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL)
+	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, a.Billing.OnSubmit)
+	p.Jobs.OnCancel = append(p.Jobs.OnCancel, a.Billing.JobEnded)
 	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, func(ctx context.Context, tx pgx.Tx, acc *guard.Access, j job.Job) error {
 		_, err := ledger.Append(ctx, tx, acc.Workspace, acc.Principal.User.String(), "job.queued", j.ID.String(),
 			map[string]any{"preset": j.Preset, "inputs": j.Inputs})

@@ -28,6 +28,9 @@ var publicRoutes = map[string]bool{
 	// (POST: envelope in, checks out) or a release id (GET: its envelope).
 	"GET /v1/provenance/{ref}":  true,
 	"POST /v1/provenance/{ref}": true,
+	// Billing (issue 8): Stripe's events, authenticated by Stripe-Signature
+	// (HMAC-SHA256, 5-minute tolerance) and applied once per event id.
+	"POST /v1/stripe/webhook": true,
 }
 
 func tableForTest(t *testing.T) []guard.Route {

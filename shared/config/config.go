@@ -79,6 +79,16 @@ type Config struct {
 	// where the keyring file under FRAMEBROKER_KEYRING_DIR is used.
 	Keyring string
 
+	// StripeKey is the Stripe secret key (sk_…); empty: checkout and the
+	// card check answer 503.
+	StripeKey string
+	// StripeURL overrides the Stripe API base URL (stripe-mock locally);
+	// empty in AWS.
+	StripeURL string
+	// StripeWebhookSecret (whsec_…) verifies Stripe-Signature on
+	// /v1/stripe/webhook; empty refuses every event.
+	StripeWebhookSecret string
+
 	// DeletionGrace is how long after DELETE /v1/workspaces/{ws} the purge
 	// may remove the workspace (at most 30 days; 0 in tests).
 	DeletionGrace time.Duration
@@ -118,6 +128,9 @@ const (
 	EnvSFNModule        = "FRAMEBROKER_SFN_MODULE"
 	EnvWorkerBin        = "FRAMEBROKER_WORKER"
 	EnvStateMachineARN  = "FRAMEBROKER_STATE_MACHINE_ARN"
+	EnvStripeKey        = "FRAMEBROKER_STRIPE_KEY"
+	EnvStripeURL        = "FRAMEBROKER_STRIPE_URL"
+	EnvStripeWebhook    = "FRAMEBROKER_STRIPE_WEBHOOK_SECRET"
 )
 
 // FromEnv reads the configuration from the process environment.
@@ -167,6 +180,10 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		SFNModule:       get(EnvSFNModule, ""),
 		WorkerBin:       get(EnvWorkerBin, ""),
 		StateMachineARN: get(EnvStateMachineARN, ""),
+
+		StripeKey:           get(EnvStripeKey, ""),
+		StripeURL:           get(EnvStripeURL, ""),
+		StripeWebhookSecret: get(EnvStripeWebhook, ""),
 	}
 	if v := get(EnvDeletionGrace, ""); v != "" {
 		d, err := time.ParseDuration(v)
@@ -217,5 +234,8 @@ func (c Config) Environ() []string {
 		EnvSFNModule + "=" + c.SFNModule,
 		EnvWorkerBin + "=" + c.WorkerBin,
 		EnvStateMachineARN + "=" + c.StateMachineARN,
+		EnvStripeKey + "=" + c.StripeKey,
+		EnvStripeURL + "=" + c.StripeURL,
+		EnvStripeWebhook + "=" + c.StripeWebhookSecret,
 	}
 }

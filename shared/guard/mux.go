@@ -150,6 +150,21 @@ type Route struct {
 	// Every other POST, PUT, PATCH and DELETE is refused with 409 then: a
 	// workspace in its grace period is read-only (see shared/privacy).
 	DuringDeletion bool
+	// Limit, if set, rate-limits the route: the guard calls it after
+	// authentication and (for member routes) the membership check, before
+	// the handler. Only authenticated and member routes may have one.
+	Limit Limiter
+}
+
+// Limiter spends a caller's allowance for a route (T-10). It may set
+// response headers (RateLimit, RateLimit-Policy); an error, normally of kind
+// problem.RateLimited with a RetryAfter, refuses the request. On buffered
+// member routes a.Tx is set and the limiter should spend in it (so it
+// never holds a second pool connection; the spend then commits with the
+// request); on Stream and authenticated-only routes a.Tx is nil and the
+// guard holds no connection while it runs.
+type Limiter interface {
+	Limit(ctx context.Context, h http.Header, a *Access) error
 }
 
 // Params returns the names of the path parameters in the route's pattern.
@@ -197,6 +212,9 @@ func (rt Route) Validate() error {
 	}
 	if rt.Policy.Level == LevelInternal && rt.Policy.secretHeader == "" {
 		return fmt.Errorf("route %s %s: internal policy without a secret header", rt.Method, rt.Pattern)
+	}
+	if rt.Limit != nil && rt.Policy.Level != LevelMember && rt.Policy.Level != LevelAuthenticated {
+		return fmt.Errorf("route %s %s: a rate limit needs an authenticated caller, the policy is %s", rt.Method, rt.Pattern, rt.Policy)
 	}
 	if rt.Policy.Level == LevelMember && rt.Policy.MinRole == RoleNone {
 		return fmt.Errorf("route %s %s: member policy without a minimum role", rt.Method, rt.Pattern)
@@ -316,6 +334,9 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := &Access{Principal: p}
 	if g.route.Policy.Level == LevelAuthenticated {
+		if err := g.limit(w, r, a); err != nil {
+			return err
+		}
 		return g.route.Handler(w, r, a)
 	}
 
@@ -355,9 +376,15 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		if err := tx.Commit(r.Context()); err != nil {
 			return problem.Wrap(op, problem.Internal, err)
 		}
+		if err := g.limit(w, r, a); err != nil {
+			return err
+		}
 		return g.route.Handler(w, r, a)
 	}
 	a.Tx = tx
+	if err := g.limit(w, r, a); err != nil {
+		return err
+	}
 	buf := &bufferedWriter{header: w.Header()}
 	if err := g.route.Handler(buf, r, a); err != nil {
 		return err
@@ -406,6 +433,14 @@ func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, m
 		return problem.E(op, problem.Conflict, "this workspace is scheduled for deletion and is read-only; its owner can cancel the deletion until it is purged")
 	}
 	return nil
+}
+
+// limit applies the route's Limiter, if any.
+func (g *guarded) limit(w http.ResponseWriter, r *http.Request, a *Access) error {
+	if g.route.Limit == nil {
+		return nil
+	}
+	return g.route.Limit.Limit(r.Context(), w.Header(), a)
 }
 
 func bearer(r *http.Request) (string, bool) {

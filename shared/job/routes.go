@@ -41,6 +41,12 @@ type Starter interface {
 // (ledger event, spend reservation…); an error aborts the submission.
 type Hook func(ctx context.Context, tx pgx.Tx, a *guard.Access, j Job) error
 
+// EndHook runs inside the transaction that ends a job outside the
+// pipeline (releasing its spend reservation…); event is "job.canceled"
+// (cancel) or "job.failed" (no provider would start it). The shape is
+// pipeline.Notifier's, so one function can serve both.
+type EndHook func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j Job, event string) error
+
 // Service serves the job routes.
 type Service struct {
 	pool    *pgxpool.Pool
@@ -49,6 +55,18 @@ type Service struct {
 	ttl     time.Duration
 	// OnSubmit hooks run in the submission transaction, in order.
 	OnSubmit []Hook
+	// OnCancel hooks run, in order, in the transaction that cancels a job
+	// or fails one no provider started.
+	OnCancel []EndHook
+}
+
+func (s *Service) ended(ctx context.Context, tx pgx.Tx, j Job, event string) error {
+	for _, h := range s.OnCancel {
+		if err := h(ctx, tx, j.Workspace, j, event); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NewService returns a Service. ttl bounds download URLs of outputs.
@@ -194,7 +212,11 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request, a *guard.Access
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = 'no encode provider available', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
 				return err
 			}
-			return Trail(ctx, tx, a.Workspace, j.ID, "failed", 1, map[string]any{"error": "no encode provider available"})
+			if err := Trail(ctx, tx, a.Workspace, j.ID, "failed", 1, map[string]any{"error": "no encode provider available"}); err != nil {
+				return err
+			}
+			j.Status = Failed
+			return s.ended(ctx, tx, j, "job.failed")
 		})
 		return &problem.Error{Op: op, Kind: problem.Unavailable, Detail: "no encode provider is available; the job was not started", RetryAfter: time.Minute, Err: err}
 	}
@@ -371,6 +393,10 @@ func (s *Service) cancel(w http.ResponseWriter, r *http.Request, a *guard.Access
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	if err := Trail(ctx, a.Tx, a.Workspace, j.ID, "canceled", j.Attempt, map[string]any{"by": a.Principal.User}); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	j.Status = Canceled
+	if err := s.ended(ctx, a.Tx, j, "job.canceled"); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	if j.ExecutionID != "" {

@@ -56,19 +56,11 @@ func gcra(rate Rate, burst int) (iv, tol int64, err error) {
 // nothing. q may be a pool or a transaction (the row lock is then held until
 // the transaction ends, serialising callers of the same key).
 func Allow(ctx context.Context, q db.Querier, key string, rate Rate, burst int) (ok bool, retryAfter time.Duration, err error) {
-	iv, tol, err := gcra(rate, burst)
+	d, err := Take(ctx, q, Limit{Name: key, Key: key, Rate: rate, Burst: burst})
 	if err != nil {
 		return false, 0, err
 	}
-	var retryMicros int64
-	err = q.QueryRow(ctx,
-		`SELECT allowed, (extract(epoch FROM retry_after) * 1000000)::bigint
-		 FROM rate_limit_take($1, $2 * interval '1 microsecond', $3 * interval '1 microsecond')`,
-		key, iv, tol).Scan(&ok, &retryMicros)
-	if err != nil {
-		return false, 0, fmt.Errorf("ratelimit: %w", err)
-	}
-	return ok, time.Duration(retryMicros) * time.Microsecond, nil
+	return d.Allowed, d.RetryAfter, nil
 }
 
 // Reset forgets key's history (for example, failed logins after a success).

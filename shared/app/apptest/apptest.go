@@ -15,9 +15,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/framebroker/framebroker/shared/app"
+	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail/mailtest"
@@ -60,6 +64,14 @@ func New(t testing.TB) *Env {
 	cfg.DeletionGrace = 0
 	if cfg.CronSecret == "" {
 		cfg.CronSecret = rand.Text()
+	}
+	// Stripe: stripe-mock accepts any test key; events are signed by the
+	// tests with this secret.
+	if cfg.StripeKey == "" {
+		cfg.StripeKey = "sk_test_framebroker"
+	}
+	if cfg.StripeWebhookSecret == "" {
+		cfg.StripeWebhookSecret = "whsec_" + rand.Text()
 	}
 	store, err := s3blob.New(context.Background(), s3blob.Config{
 		Bucket: cfg.MediaBucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
@@ -165,8 +177,28 @@ func (e *Env) UnverifiedUser(email string) (token, userID string) {
 	return token, userID
 }
 
-// Workspace creates a workspace owned by token's user and returns its id.
+// Workspace creates a workspace owned by token's user, with a verified
+// card on file (as if its owner had completed the card check, so it may
+// submit paid jobs), and returns its id.
 func (e *Env) Workspace(token, name string) string {
+	e.T.Helper()
+	ws := e.UnbilledWorkspace(token, name)
+	var w id.WorkspaceID
+	if err := w.UnmarshalText([]byte(ws)); err != nil {
+		e.T.Fatal(err)
+	}
+	err := db.InWorkspace(context.Background(), e.DB.App, w.UUID().String(), func(tx pgx.Tx) error {
+		return billing.MarkCardVerified(context.Background(), tx, w)
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return ws
+}
+
+// UnbilledWorkspace creates a workspace owned by token's user without a
+// verified card or credits, and returns its id.
+func (e *Env) UnbilledWorkspace(token, name string) string {
 	e.T.Helper()
 	return e.Must(http.StatusCreated, "POST", "/v1/workspaces", token, map[string]string{"name": name}).Str("id")
 }

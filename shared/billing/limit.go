@@ -1,0 +1,56 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/problem"
+	"github.com/framebroker/framebroker/shared/ratelimit"
+)
+
+// Limiter is the guard.Limiter of one expensive route: GCRA in Postgres
+// (shared/ratelimit, database clock, shared by every instance) per user and
+// per workspace, at the rates of the workspace's plan.
+type Limiter struct {
+	s    *Service
+	name string
+}
+
+// Limit implements guard.Limiter: it spends one request from the caller's
+// and the workspace's allowance (both or neither; in a.Tx when the guard
+// gives one), sets the RateLimit and RateLimit-Policy headers, and refuses
+// with 429 and Retry-After when either is exhausted.
+func (l *Limiter) Limit(ctx context.Context, h http.Header, a *guard.Access) error {
+	const op = "billing.RateLimit"
+	var q db.Querier = l.s.pool
+	if a.Tx != nil {
+		q = a.Tx
+	}
+	planName := DefaultPlan
+	if !a.Workspace.IsZero() {
+		if err := q.QueryRow(ctx, `SELECT billing_plan($1)`, a.Workspace).Scan(&planName); err != nil {
+			return problem.Wrap(op, problem.Unavailable, fmt.Errorf("plan: %w", err))
+		}
+	}
+	rl, ok := l.s.plan(planName).Limits[l.name]
+	if !ok {
+		return nil
+	}
+	limits := []ratelimit.Limit{{Name: "user", Key: "route:" + l.name + ":user:" + a.Principal.User.String(), Rate: rl.User.Rate, Burst: rl.User.Burst}}
+	if !a.Workspace.IsZero() {
+		limits = append(limits, ratelimit.Limit{Name: "workspace", Key: "route:" + l.name + ":ws:" + a.Workspace.String(), Rate: rl.Workspace.Rate, Burst: rl.Workspace.Burst})
+	}
+	d, err := ratelimit.Take(ctx, q, limits...)
+	if err != nil {
+		return problem.Wrap(op, problem.Unavailable, err)
+	}
+	ratelimit.SetHeaders(h, d)
+	if !d.Allowed {
+		return &problem.Error{Op: op, Kind: problem.RateLimited, RetryAfter: d.RetryAfter,
+			Detail: "too many " + l.name + " requests for this user or workspace; see the RateLimit header"}
+	}
+	return nil
+}

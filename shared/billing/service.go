@@ -1,0 +1,162 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stripe/stripe-go/v85"
+
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/mail"
+)
+
+// Function is the Lambda that serves the billing routes.
+const Function = "checkout"
+
+// Config wires a Service.
+type Config struct {
+	Pool *pgxpool.Pool
+	// StripeKey is the secret key; empty disables checkout and card checks
+	// (503). StripeURL overrides the API base URL (stripe-mock).
+	StripeKey, StripeURL string
+	// WebhookSecret verifies Stripe-Signature; empty refuses every event.
+	WebhookSecret string
+	// Mail sends the owners' spend alerts.
+	Mail mail.Sender
+	// PublicURL is the web app's base URL (Checkout's return pages).
+	PublicURL string
+}
+
+// Service serves the billing routes and provides the job hooks.
+type Service struct {
+	pool          *pgxpool.Pool
+	stripe        *stripe.Client
+	webhookSecret string
+	mail          mail.Sender
+	publicURL     string
+	// Plans are the plans by name; DefaultPlans unless replaced.
+	Plans map[string]Plan
+}
+
+// NewService returns a Service.
+func NewService(c Config) *Service {
+	s := &Service{pool: c.Pool, webhookSecret: c.WebhookSecret, mail: c.Mail, publicURL: c.PublicURL, Plans: DefaultPlans()}
+	if s.mail == nil {
+		s.mail = mail.Discard{}
+	}
+	if c.StripeKey != "" {
+		bc := &stripe.BackendConfig{
+			LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+			MaxNetworkRetries: stripe.Int64(1),
+		}
+		if c.StripeURL != "" {
+			bc.URL = stripe.String(c.StripeURL)
+		}
+		s.stripe = stripe.NewClient(c.StripeKey, stripe.WithBackends(stripe.NewBackendsWithConfig(bc)))
+	}
+	return s
+}
+
+// Routes are the billing routes.
+func (s *Service) Routes() []guard.Route {
+	rs := []guard.Route{
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/checkout", Policy: guard.Member(guard.Admin), Handler: s.checkout, Stream: true,
+			Example: `{"credits":25}`},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/billing/card-check", Policy: guard.Member(guard.Admin), Handler: s.cardCheck, Stream: true},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/billing", Policy: guard.Member(guard.Viewer), Handler: s.summary},
+		{Method: "POST", Pattern: "/v1/stripe/webhook", Policy: guard.Public(), Handler: s.webhook},
+	}
+	for i := range rs {
+		rs[i].Function = Function
+	}
+	return rs
+}
+
+// ApplyLimits returns routes with the rate limiter attached to every
+// expensive route (see limitedRoutes); the other routes are unchanged.
+func (s *Service) ApplyLimits(routes []guard.Route) []guard.Route {
+	out := make([]guard.Route, len(routes))
+	for i, r := range routes {
+		if name, ok := limitedRoutes[r.Method+" "+r.Pattern]; ok {
+			r.Limit = &Limiter{s: s, name: name}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// account is a workspace's billing state.
+type account struct {
+	Plan         string
+	Customer     string
+	CardVerified bool
+	Credits      Micros
+	Ceilings     Ceilings
+}
+
+// loadAccount reads ws's account (defaults when it has none) inside tx,
+// which must be scoped to ws.
+func (s *Service) loadAccount(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) (account, error) {
+	var a account
+	var h, d, m *int64
+	err := tx.QueryRow(ctx, `SELECT coalesce(b.plan, $2), coalesce(b.stripe_customer, ''), b.card_verified_at IS NOT NULL,
+		b.hourly_ceiling, b.daily_ceiling, b.monthly_ceiling,
+		coalesce((SELECT sum(amount_micros) FROM credit_ledger WHERE workspace_id = $1), 0)::bigint
+		FROM (SELECT 1) one LEFT JOIN billing_accounts b ON b.workspace_id = $1`, ws, DefaultPlan).
+		Scan(&a.Plan, &a.Customer, &a.CardVerified, &h, &d, &m, &a.Credits)
+	if err != nil {
+		return a, fmt.Errorf("billing: account: %w", err)
+	}
+	a.Ceilings = s.plan(a.Plan).Ceilings
+	for _, o := range []struct {
+		v   *int64
+		dst *Micros
+	}{{h, &a.Ceilings.Hour}, {d, &a.Ceilings.Day}, {m, &a.Ceilings.Month}} {
+		if o.v != nil {
+			*o.dst = *o.v
+		}
+	}
+	return a, nil
+}
+
+// plan returns the named plan, or the default plan for an unknown name.
+func (s *Service) plan(name string) Plan {
+	if p, ok := s.Plans[name]; ok {
+		return p
+	}
+	return s.Plans[DefaultPlan]
+}
+
+// SetAccount sets ws's plan and ceilings (nil keeps the plan's), creating
+// its billing account if needed. tx must be scoped to ws.
+func SetAccount(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, plan string, c *Ceilings) error {
+	var h, d, m *int64
+	if c != nil {
+		h, d, m = &c.Hour, &c.Day, &c.Month
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO billing_accounts (workspace_id, plan, hourly_ceiling, daily_ceiling, monthly_ceiling)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id) DO UPDATE
+		SET plan = $2, hourly_ceiling = $3, daily_ceiling = $4, monthly_ceiling = $5, updated_at = now()`, ws, plan, h, d, m)
+	if err != nil {
+		return fmt.Errorf("billing: set account: %w", err)
+	}
+	return nil
+}
+
+// MarkCardVerified records that ws has a verified card on file (what the
+// setup_intent.succeeded webhook does). tx must be scoped to ws.
+func MarkCardVerified(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) error {
+	_, err := tx.Exec(ctx, `INSERT INTO billing_accounts (workspace_id, card_verified_at) VALUES ($1, now())
+		ON CONFLICT (workspace_id) DO UPDATE SET card_verified_at = coalesce(billing_accounts.card_verified_at, now()), updated_at = now()`, ws)
+	if err != nil {
+		return fmt.Errorf("billing: mark card verified: %w", err)
+	}
+	return nil
+}
+
+// errNoStripe is answered when no Stripe key is configured.
+var errNoStripe = errors.New("billing: no Stripe key configured")
