@@ -17,6 +17,7 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/pipeline"
@@ -71,6 +72,11 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL)
 	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, a.Billing.OnSubmit)
 	p.Jobs.OnCancel = append(p.Jobs.OnCancel, a.Billing.JobEnded)
+	// Paid work needs a verified email (T-03), checked in the submission
+	// transaction before anything is reserved or recorded.
+	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, func(ctx context.Context, tx pgx.Tx, acc *guard.Access, _ job.Job) error {
+		return identity.RequireVerifiedEmail(ctx, tx, acc.Principal.User)
+	})
 	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, func(ctx context.Context, tx pgx.Tx, acc *guard.Access, j job.Job) error {
 		_, err := ledger.Append(ctx, tx, acc.Workspace, acc.Principal.User.String(), "job.queued", j.ID.String(),
 			map[string]any{"preset": j.Preset, "inputs": j.Inputs})

@@ -438,6 +438,13 @@ func TestSubmitValidation(t *testing.T) {
 	if strings.Replace(f, foreign, "X", 1) != strings.Replace(m, missing, "X", 1) {
 		t.Fatalf("foreign %q and missing %q differ", f, m)
 	}
+	// An unverified email cannot submit paid work, even as the owner.
+	tokU, _ := e.UnverifiedUser("unverified@example.com")
+	wsU := e.Workspace(tokU, "U")
+	inU := upload(t, e, tokU, wsU, "clip.mp4", "video/mp4", clip(t, 1))
+	if r := submit(t, e, tokU, wsU, "", map[string]any{"inputs": []string{inU}, "preset": "thumbnails"}); r.Status != 403 || !strings.Contains(r.Str("detail"), "verify your email") {
+		t.Fatalf("unverified submit: %d %s", r.Status, r.Body)
+	}
 	var n int
 	_ = e.DB.Owner.QueryRow(context.Background(), `SELECT count(*) FROM jobs`).Scan(&n)
 	if n != 0 {
