@@ -37,14 +37,19 @@ func Estimate(ctx context.Context, q pgx.Tx, j job.Job) (Micros, error) {
 // crosses 80 % or 100 %.
 func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j job.Job) error {
 	const op = "billing.Reserve"
-	acct, err := s.loadAccount(ctx, tx, a.Workspace)
-	if err != nil {
+	// The account and the inputs' durations in one round trip.
+	var acct account
+	var seconds float64
+	b := &pgx.Batch{}
+	b.Queue(accountSQL, a.Workspace, DefaultPlan).QueryRow(func(row pgx.Row) (err error) {
+		acct, err = s.scanAccount(row)
+		return err
+	})
+	b.Queue(durationSQL, j.Workspace, j.Inputs).QueryRow(func(row pgx.Row) error { return row.Scan(&seconds) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	est, err := Estimate(ctx, tx, j)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
+	est := Price(j.Preset, seconds)
 	if est == 0 {
 		return nil // not a paid job
 	}

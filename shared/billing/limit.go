@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/ratelimit"
 )
@@ -29,11 +31,9 @@ func (l *Limiter) Limit(ctx context.Context, h http.Header, a *guard.Access) err
 	if a.Tx != nil {
 		q = a.Tx
 	}
-	planName := DefaultPlan
-	if !a.Workspace.IsZero() {
-		if err := q.QueryRow(ctx, `SELECT billing_plan($1)`, a.Workspace).Scan(&planName); err != nil {
-			return problem.Wrap(op, problem.Unavailable, fmt.Errorf("plan: %w", err))
-		}
+	planName, err := l.s.planOf(ctx, q, a.Workspace)
+	if err != nil {
+		return problem.Wrap(op, problem.Unavailable, err)
 	}
 	rl, ok := l.s.plan(planName).Limits[l.name]
 	if !ok {
@@ -53,4 +53,31 @@ func (l *Limiter) Limit(ctx context.Context, h http.Header, a *guard.Access) err
 			Detail: "too many " + l.name + " requests for this user or workspace; see the RateLimit header"}
 	}
 	return nil
+}
+
+// PlanCacheTTL is how long an instance reuses a workspace's plan name for
+// rate limiting (a plan change reaches the limits within it; the spend
+// ceilings always read the account in the submission's transaction).
+const PlanCacheTTL = 30 * time.Second
+
+type cachedPlan struct {
+	name  string
+	until time.Time
+}
+
+// planOf is ws's plan name ("" for none: the default), cached per instance
+// for PlanCacheTTL. The zero workspace has the default plan.
+func (s *Service) planOf(ctx context.Context, q db.Querier, ws id.WorkspaceID) (string, error) {
+	if ws.IsZero() {
+		return DefaultPlan, nil
+	}
+	if c, ok := s.plans.Load(ws); ok && time.Now().Before(c.(cachedPlan).until) {
+		return c.(cachedPlan).name, nil
+	}
+	var name string
+	if err := q.QueryRow(ctx, `SELECT billing_plan($1)`, ws).Scan(&name); err != nil {
+		return "", fmt.Errorf("plan: %w", err)
+	}
+	s.plans.Store(ws, cachedPlan{name: name, until: time.Now().Add(PlanCacheTTL)})
+	return name, nil
 }

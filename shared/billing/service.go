@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,6 +41,8 @@ type Service struct {
 	publicURL     string
 	// Plans are the plans by name; DefaultPlans unless replaced.
 	Plans map[string]Plan
+	// plans caches workspaces' plan names for the rate limiter.
+	plans sync.Map
 }
 
 // NewService returns a Service.
@@ -98,17 +101,17 @@ type account struct {
 	Ceilings     Ceilings
 }
 
-// loadAccount reads ws's account (defaults when it has none) inside tx,
-// which must be scoped to ws.
-func (s *Service) loadAccount(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) (account, error) {
+// accountSQL reads a workspace's account ($1; $2 the default plan).
+const accountSQL = `SELECT coalesce(b.plan, $2), coalesce(b.stripe_customer, ''), b.card_verified_at IS NOT NULL,
+	b.hourly_ceiling, b.daily_ceiling, b.monthly_ceiling,
+	coalesce((SELECT sum(amount_micros) FROM credit_ledger WHERE workspace_id = $1), 0)::bigint
+	FROM (SELECT 1) one LEFT JOIN billing_accounts b ON b.workspace_id = $1`
+
+// scanAccount reads an accountSQL row, filling ceilings from the plan.
+func (s *Service) scanAccount(row pgx.Row) (account, error) {
 	var a account
 	var h, d, m *int64
-	err := tx.QueryRow(ctx, `SELECT coalesce(b.plan, $2), coalesce(b.stripe_customer, ''), b.card_verified_at IS NOT NULL,
-		b.hourly_ceiling, b.daily_ceiling, b.monthly_ceiling,
-		coalesce((SELECT sum(amount_micros) FROM credit_ledger WHERE workspace_id = $1), 0)::bigint
-		FROM (SELECT 1) one LEFT JOIN billing_accounts b ON b.workspace_id = $1`, ws, DefaultPlan).
-		Scan(&a.Plan, &a.Customer, &a.CardVerified, &h, &d, &m, &a.Credits)
-	if err != nil {
+	if err := row.Scan(&a.Plan, &a.Customer, &a.CardVerified, &h, &d, &m, &a.Credits); err != nil {
 		return a, fmt.Errorf("billing: account: %w", err)
 	}
 	a.Ceilings = s.plan(a.Plan).Ceilings
@@ -121,6 +124,12 @@ func (s *Service) loadAccount(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID)
 		}
 	}
 	return a, nil
+}
+
+// loadAccount reads ws's account (defaults when it has none) inside tx,
+// which must be scoped to ws.
+func (s *Service) loadAccount(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) (account, error) {
+	return s.scanAccount(tx.QueryRow(ctx, accountSQL, ws, DefaultPlan))
 }
 
 // plan returns the named plan, or the default plan for an unknown name.
