@@ -143,6 +143,18 @@ func devSecrets(cfg *config.Config, dir string) error {
 	if cfg.CronSecret == "" {
 		cfg.CronSecret = rand.Text()
 	}
+	// Stripe: the stack's stripe-mock with a test key, and a webhook secret
+	// kept under dir so `framebroker stripe trigger` can sign events.
+	if cfg.StripeKey == "" {
+		cfg.StripeKey = "sk_test_framebroker_dev"
+	}
+	if cfg.StripeWebhookSecret == "" {
+		secret, err := devStripeSecret(dir)
+		if err != nil {
+			return err
+		}
+		cfg.StripeWebhookSecret = secret
+	}
 	if cfg.WebhookAllowCIDRs == "" {
 		cfg.WebhookAllowCIDRs = "127.0.0.0/8,::1/128"
 	}
