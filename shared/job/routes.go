@@ -208,7 +208,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request, a *guard.Access
 	provider, exec, err := s.starter.Start(ctx, a.Workspace, j.ID)
 	if err != nil {
 		slog.ErrorContext(ctx, "job: no provider started the job", "job", j.ID.String(), "err", err.Error())
-		_ = db.InWorkspace(context.WithoutCancel(ctx), s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
+		ferr := db.InWorkspace(context.WithoutCancel(ctx), s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = 'no encode provider available', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
 				return err
 			}
@@ -218,6 +218,10 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request, a *guard.Access
 			j.Status = Failed
 			return s.ended(ctx, tx, j, "job.failed")
 		})
+		if ferr != nil {
+			// The job stays queued; the reconcile cron retries or fails it.
+			slog.ErrorContext(ctx, "job: could not mark an unstarted job failed", "job", j.ID.String(), "err", ferr.Error())
+		}
 		return &problem.Error{Op: op, Kind: problem.Unavailable, Detail: "no encode provider is available; the job was not started", RetryAfter: time.Minute, Err: err}
 	}
 	err = db.InWorkspace(ctx, s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
