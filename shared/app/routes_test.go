@@ -26,8 +26,9 @@ var publicRoutes = map[string]bool{
 	"GET /v1/auth/oauth/{provider}/callback": true,
 	// Provenance (issue 4): {ref} is "keys" (GET: public keys), "verify"
 	// (POST: envelope in, checks out) or a release id (GET: its envelope).
-	"GET /v1/provenance/{ref}":  true,
-	"POST /v1/provenance/{ref}": true,
+	"GET /v1/provenance/keys":      true,
+	"POST /v1/provenance/verify":   true,
+	"GET /v1/provenance/{release}": true,
 	// Billing (issue 8): Stripe's events, authenticated by Stripe-Signature
 	// (HMAC-SHA256, 5-minute tolerance) and applied once per event id.
 	"POST /v1/stripe/webhook": true,

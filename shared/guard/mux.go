@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/google/uuid"
@@ -227,7 +226,6 @@ func (rt Route) Validate() error {
 // methods are answered with problem+json 404 and 405.
 func NewMux(routes []Route, authn Authenticator, pool *pgxpool.Pool) (http.Handler, error) {
 	mux := http.NewServeMux()
-	allow := map[string][]string{}
 	for _, rt := range routes {
 		if err := rt.Validate(); err != nil {
 			return nil, err
@@ -239,24 +237,37 @@ func NewMux(routes []Route, authn Authenticator, pool *pgxpool.Pool) (http.Handl
 		if err := register(mux, rt.Method+" "+rt.Pattern, g); err != nil {
 			return nil, err
 		}
-		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
 	}
-	for pattern, methods := range allow {
-		sort.Strings(methods)
-		a := strings.Join(methods, ", ")
-		if err := register(mux, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", a)
-			problem.Write(w, r, problem.E("guard", problem.MethodNotAllowed, "allowed: "+a))
-		})); err != nil {
-			return nil, err
+	return problemMux{mux}, nil
+}
+
+// problemMux answers what the ServeMux itself would answer in plain text —
+// no route (404), a route but not this method (405 with Allow) — as
+// problem+json, leaving the route patterns free to overlap as ServeMux
+// allows (e.g. /v1/provenance/keys beside /v1/provenance/{release}).
+type problemMux struct{ mux *http.ServeMux }
+
+func (p problemMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := p.mux.Handler(r)
+	if pattern != "" {
+		p.mux.ServeHTTP(w, r)
+		return
+	}
+	rec := &bufferedWriter{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch {
+	case rec.status == http.StatusMethodNotAllowed:
+		allow := rec.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		problem.Write(w, r, problem.E("guard", problem.MethodNotAllowed, "allowed: "+allow))
+	case rec.status >= 300 && rec.status < 400: // path cleaning redirects
+		for k, v := range rec.header {
+			w.Header()[k] = v
 		}
+		rec.flush(w)
+	default:
+		problem.Write(w, r, notFound)
 	}
-	if _, ok := allow["/"]; !ok {
-		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			problem.Write(w, r, notFound)
-		})
-	}
-	return mux, nil
 }
 
 func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {

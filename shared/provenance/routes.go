@@ -42,10 +42,8 @@ func NewService(pool *pgxpool.Pool, keys keyring.Provider) *Service {
 	return &Service{pool: pool, keys: keys}
 }
 
-// Routes are the provenance routes. The public ones share one pattern,
-// /v1/provenance/{ref}, with ref "keys" (GET), "verify" (POST) or a release
-// id (GET): the router's per-path 405 answers make a literal segment and a
-// wildcard at the same position collide otherwise.
+// Routes are the provenance routes: publishing and shot outputs (members),
+// and the public keys, verify and manifest routes.
 func (s *Service) Routes() []guard.Route {
 	return []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases/{release}/publish", Policy: guard.Member(guard.Editor), Handler: s.publish, Function: ReleaseFunction},
@@ -53,24 +51,16 @@ func (s *Service) Routes() []guard.Route {
 			Example: `{"asset":"ast_0190f3c2a1b27c3d8e9f0a1b2c3d4e5f"}`},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs", Policy: guard.Member(guard.Viewer), Handler: s.listOutputs, Function: ReleaseFunction},
 		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs/{asset}", Policy: guard.Member(guard.Editor), Handler: s.unlinkOutput, Function: ReleaseFunction},
-		{Method: "GET", Pattern: "/v1/provenance/{ref}", Policy: guard.Public(), Handler: s.get, Function: Function},
-		{Method: "POST", Pattern: "/v1/provenance/{ref}", Policy: guard.Public(), Handler: s.verify, Function: Function},
+		{Method: "GET", Pattern: "/v1/provenance/keys", Policy: guard.Public(), Handler: s.publicKeys, Function: Function},
+		{Method: "POST", Pattern: "/v1/provenance/verify", Policy: guard.Public(), Handler: s.verify, Function: Function},
+		{Method: "GET", Pattern: "/v1/provenance/{release}", Policy: guard.Public(), Handler: s.get, Function: Function},
 	}
 }
 
 // get serves GET /v1/provenance/keys and GET /v1/provenance/{release}.
 func (s *Service) get(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
 	const op = "provenance.Get"
-	ref := r.PathValue("ref")
-	if ref == "keys" {
-		set, err := s.keys.PublicKeys(r.Context())
-		if err != nil {
-			return problem.Wrap(op, problem.Internal, err)
-		}
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		httpx.JSON(w, http.StatusOK, set)
-		return nil
-	}
+	ref := r.PathValue("release")
 	var rel id.ReleaseID
 	if err := rel.UnmarshalText([]byte(ref)); err != nil {
 		return guard.NotFound()
@@ -100,11 +90,20 @@ func (s *Service) stored(ctx context.Context, rel id.ReleaseID) ([]byte, error) 
 // verify serves POST /v1/provenance/verify: the envelope in, every check
 // out. Beyond the offline checks, the service checks the HMAC and that the
 // payload is the one stored for the release ("stored").
+// publicKeys serves every Ed25519 key ever in service, with its validity
+// window, for offline verification.
+func (s *Service) publicKeys(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	set, err := s.keys.PublicKeys(r.Context())
+	if err != nil {
+		return problem.Wrap("provenance.Keys", problem.Internal, err)
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	httpx.JSON(w, http.StatusOK, set)
+	return nil
+}
+
 func (s *Service) verify(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
 	const op = "provenance.Verify"
-	if r.PathValue("ref") != "verify" {
-		return guard.NotFound()
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEnvelope))
 	if err != nil {
 		return problem.E(op, problem.TooLarge, "the envelope is too large")
