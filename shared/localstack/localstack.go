@@ -200,6 +200,11 @@ func (s *Stack) buildConfig() error {
 		config.EnvS3AccessKey:      s.s3AccessKey,
 		config.EnvS3SecretKey:      s.s3SecretKey,
 		config.EnvMediaBucket:      MediaBucket,
+		// Only this stack's stripe-mock, never one inherited from the caller.
+		config.EnvStripeURL: "",
+	}
+	if s.opts.StripePort > 0 {
+		own[config.EnvStripeURL] = s.StripeURL()
 	}
 	// The local encode provider: the worker binary and the Node runner that
 	// scripts/install.sh and `make cli` put under .local.
@@ -230,13 +235,16 @@ func (s *Stack) Config() config.Config { return s.cfg }
 // superuser DSN (FRAMEBROKER_ADMIN_DATABASE_URL), the template database,
 // the stripe-mock URL when it runs and FRAMEBROKER_REQUIRE_STACK=1.
 func (s *Stack) Env() []string {
-	env := append(s.cfg.Environ(),
+	var env []string
+	for _, kv := range s.cfg.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); v != "" || k == "" {
+			env = append(env, kv) // unset settings stay unset (and do not shadow the caller's)
+		}
+	}
+	env = append(env,
 		config.EnvAdminDatabaseURL+"="+s.dsn(superuser, "postgres"),
 		EnvTemplateDB+"="+TemplateDatabase,
 	)
-	if s.opts.StripePort > 0 {
-		env = append(env, EnvStripeURL+"="+s.StripeURL())
-	}
 	return append(env, EnvRequireStack+"=1")
 }
 
