@@ -82,6 +82,7 @@ type Stack struct {
 
 	s3AccessKey, s3SecretKey string
 	cfg                      config.Config
+	pgRoot                   string // where the cluster lives when not Dir/pg
 
 	stopOnce sync.Once
 }
@@ -136,12 +137,18 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 // creates it and its logs folder. Dir must be traversable by the postgres
 // user, hence 0755; the secrets inside are 0600.
 func (s *Stack) prepareDir() error {
+	s.choosePGRoot()
 	if s.opts.Fresh {
 		if pid, ok := runningPostmaster(s.pgDataDir()); ok {
 			return fmt.Errorf("cannot wipe %s: its postgres (pid %d) is still running", s.opts.Dir, pid)
 		}
-		if err := os.RemoveAll(s.opts.Dir); err != nil {
-			return fmt.Errorf("wipe %s: %w", s.opts.Dir, err)
+		for _, d := range []string{s.opts.Dir, s.pgRoot} {
+			if d == "" {
+				continue
+			}
+			if err := os.RemoveAll(d); err != nil {
+				return fmt.Errorf("wipe %s: %w", d, err)
+			}
 		}
 		s.step("wiped " + s.opts.Dir)
 	}

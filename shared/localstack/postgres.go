@@ -2,6 +2,8 @@ package localstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -30,7 +32,34 @@ const (
 // credential is the OS user a child runs as.
 type credential struct{ uid, gid uint32 }
 
-func (s *Stack) pgDir() string     { return filepath.Join(s.opts.Dir, "pg") }
+func (s *Stack) pgDir() string {
+	if s.pgRoot != "" {
+		return s.pgRoot
+	}
+	return filepath.Join(s.opts.Dir, "pg")
+}
+
+// choosePGRoot keeps the cluster in Dir/pg when the postgres user can reach
+// it, and otherwise (a checkout under a 0700 home such as /root, where CI
+// may clone) in a directory of the system temp dir named for Dir, so a warm
+// restart finds it again.
+func (s *Stack) choosePGRoot() {
+	cred, err := postgresCredential()
+	if err != nil || cred == nil {
+		return
+	}
+	in := filepath.Join(s.opts.Dir, "pg")
+	if reachableBy(in, cred) == nil {
+		return
+	}
+	abs, err := filepath.Abs(s.opts.Dir)
+	if err != nil {
+		return
+	}
+	sum := sha256.Sum256([]byte(abs))
+	s.pgRoot = filepath.Join(os.TempDir(), "framebroker-pg-"+hex.EncodeToString(sum[:6]))
+	s.step("postgres data outside the checkout (not reachable by the postgres user)", "dir", s.pgRoot)
+}
 func (s *Stack) pgDataDir() string { return filepath.Join(s.pgDir(), "data") }
 
 // dsn is a trust-auth DSN for role on database name over TCP loopback.
