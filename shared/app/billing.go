@@ -1,8 +1,14 @@
 package app
 
 import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
 	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/privacy"
 )
 
 // newBilling wires the money and abuse controls (T-10): Stripe checkout and
@@ -14,4 +20,22 @@ func (a *App) newBilling(cfg config.Config) {
 		Pool: a.Pool, StripeKey: cfg.StripeKey, StripeURL: cfg.StripeURL, WebhookSecret: cfg.StripeWebhookSecret,
 		Mail: mailer(cfg), PublicURL: cfg.PublicURL,
 	})
+}
+
+// ceilingSettings lets the settings route (privacy) read and change the
+// spend ceilings billing owns, without either package importing the other.
+type ceilingSettings struct{ b *billing.Service }
+
+func usdCeilings(c billing.Ceilings) privacy.SpendCeilings {
+	return privacy.SpendCeilings{Hourly: billing.DecimalUSD(c.Hour), Daily: billing.DecimalUSD(c.Day), Monthly: billing.DecimalUSD(c.Month)}
+}
+
+func (c ceilingSettings) SpendCeilings(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) (privacy.SpendCeilings, error) {
+	v, err := c.b.Ceilings(ctx, tx, ws)
+	return usdCeilings(v), err
+}
+
+func (c ceilingSettings) SetSpendCeilings(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, in privacy.SpendCeilings) (privacy.SpendCeilings, error) {
+	v, err := c.b.SetCeilingsUSD(ctx, tx, ws, in.Hourly, in.Daily, in.Monthly)
+	return usdCeilings(v), err
 }

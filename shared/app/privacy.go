@@ -11,19 +11,24 @@ import (
 
 // newPrivacy wires the settings, deletion, purge and retention service.
 func (a *App) newPrivacy(cfg config.Config, store blob.Store) *privacy.Service {
-	a.Privacy = &privacy.Service{Pool: a.Pool, Store: store, Keys: a.Keys, Grace: cfg.DeletionGrace}
+	a.Privacy = &privacy.Service{Pool: a.Pool, Store: store, Keys: a.Keys, Grace: cfg.DeletionGrace,
+		Ceilings: ceilingSettings{a.Billing}}
 	return a.Privacy
 }
 
-// retention is the retention cron: webhook delivery records, then job
-// trails and ledger events per workspace.
+// retention is the retention cron: webhook delivery records, the
+// spend-window roll, then job trails and ledger events per workspace.
 func (a *App) retention(ctx context.Context) (any, error) {
 	hooks, err := a.Webhooks.Trim(ctx)
 	if err != nil {
 		return nil, err
 	}
+	windows, err := a.Billing.RollWindows(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sum, err := a.Privacy.Retain(ctx)
-	return map[string]any{"webhook_deliveries_deleted": hooks, "workspaces": sum}, err
+	return map[string]any{"webhook_deliveries_deleted": hooks, "spend_windows_deleted": windows, "workspaces": sum}, err
 }
 
 // reconcileJobs is the job-reconcile cron (see shared/reconcile).

@@ -78,6 +78,30 @@ func probedAsset(t testing.TB, e *apptest.Env, ws string, seconds float64) strin
 	return a.String()
 }
 
+// fixture is an API env with an owner (tok), a workspace ws (w) with a
+// verified card unless unbilled, and a probed 60 s asset priced price for
+// mp4-h264-720p.
+type fixture struct {
+	e              *apptest.Env
+	tok, ws, asset string
+	w              id.WorkspaceID
+	price          billing.Micros
+}
+
+func newFixture(t *testing.T, unbilled bool) fixture {
+	t.Helper()
+	f := fixture{e: env(t), price: billing.Price("mp4-h264-720p", 60)}
+	f.tok, _ = f.e.User("owner@example.com")
+	if unbilled {
+		f.ws = f.e.UnbilledWorkspace(f.tok, "W")
+	} else {
+		f.ws = f.e.Workspace(f.tok, "W")
+	}
+	f.w = wsID(t, f.ws)
+	f.asset = probedAsset(t, f.e, f.ws, 60)
+	return f
+}
+
 // inWS runs fn in a transaction scoped to ws as the app role.
 func inWS(t testing.TB, e *apptest.Env, ws id.WorkspaceID, fn func(pgx.Tx) error) {
 	t.Helper()

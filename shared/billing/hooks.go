@@ -32,7 +32,8 @@ func Estimate(ctx context.Context, q pgx.Tx, j job.Job) (Micros, error) {
 // OnSubmit is the job submission hook (job.Hook): it refuses a paid job
 // (402) from a workspace with neither a verified card nor credits, then
 // reserves the job's estimated cost against the hourly, daily and monthly
-// ceilings; a window that cannot take it answers 402 naming the window,
+// ceilings and, without a verified card, against the credit balance (402
+// when the balance cannot cover the open reservations plus this one); a window that cannot take it answers 402 naming the window,
 // with Retry-After until it resets. Owners are mailed when a window
 // crosses 80 % or 100 %.
 func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j job.Job) error {
@@ -57,9 +58,14 @@ func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j jo
 		return problem.E(op, problem.PaymentRequired,
 			"this workspace has no verified card and no credits: verify a card (POST /v1/workspaces/{ws}/billing/card-check) or buy credits (POST /v1/workspaces/{ws}/checkout)")
 	}
-	res, err := Reserve(ctx, tx, a.Workspace, j.ID, est, acct.Ceilings, nil)
+	res, err := Reserve(ctx, tx, a.Workspace, j.ID, est, acct.Ceilings, nil, !acct.CardVerified)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
+	}
+	if !res.OK && res.Window == WindowCredits {
+		return problem.E(op, problem.PaymentRequired, fmt.Sprintf(
+			"this workspace has no verified card and its credits do not cover this job (estimated %s) on top of its jobs in progress: buy credits (POST /v1/workspaces/{ws}/checkout) or verify a card (POST /v1/workspaces/{ws}/billing/card-check)",
+			FormatUSD(est)))
 	}
 	if !res.OK {
 		// The submission's transaction holds a connection and rolls back:

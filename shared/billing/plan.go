@@ -40,11 +40,14 @@ const (
 )
 
 // Plan is what a workspace's plan allows: default ceilings (a workspace may
-// have lower or higher ones of its own) and rate limits by limit name.
+// have lower or higher ones of its own, up to Max) and rate limits by limit
+// name.
 type Plan struct {
 	Name     string
 	Ceilings Ceilings
-	Limits   map[string]RouteLimit
+	// Max bounds the ceilings a workspace may set itself (nil: no bound).
+	Max    *Ceilings
+	Limits map[string]RouteLimit
 }
 
 // DefaultPlan is the plan of a workspace without a billing account.
@@ -58,6 +61,7 @@ func perHour(n int) Quota   { return Quota{Rate: ratelimit.PerHour(n), Burst: n}
 func DefaultPlans() map[string]Plan {
 	return map[string]Plan{
 		"standard": {Name: "standard", Ceilings: Ceilings{Hour: 50 * USD, Day: 200 * USD, Month: 2000 * USD},
+			Max: &Ceilings{Hour: 500 * USD, Day: 2000 * USD, Month: 20000 * USD},
 			Limits: map[string]RouteLimit{
 				LimitJobSubmit:     {User: perMinute(30), Workspace: perMinute(120)},
 				LimitCheckout:      {User: perHour(10), Workspace: perHour(20)},

@@ -16,7 +16,9 @@ import (
 type Reservation struct {
 	OK bool
 	// Window ("hour", "day" or "month") refused the reservation and resets
-	// at ResetsAt; when several refuse, the one that resets last.
+	// at ResetsAt; when several refuse, the one that resets last. It is
+	// WindowCredits (ResetsAt zero) when a credits-only workspace's balance
+	// cannot cover its open reservations plus this one.
 	Window   string
 	ResetsAt time.Time
 	// Alerts are the windows whose use crossed 80 % or 100 % of the
@@ -24,22 +26,33 @@ type Reservation struct {
 	Alerts []string
 }
 
+// WindowCredits is Reservation.Window when the credit balance refused it.
+const WindowCredits = "credits"
+
 // Reserve reserves amount for job j against ws's hour, day and month
-// windows containing at (nil: the database clock), in tx (scoped to ws),
-// creating the windows with ceilings c. It admits the job only if spent +
-// reserved + amount <= ceiling on every window; concurrent reservations
-// serialise on the window rows (locked in one order), so none can overspend.
-func Reserve(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j id.JobID, amount Micros, c Ceilings, at *time.Time) (Reservation, error) {
+// windows containing at (nil: the database clock), in tx (scoped to ws).
+// c are the plan's ceilings; ws's own ceilings (billing_accounts, as set by
+// SetCeilings) override them, read after the windows are locked so a
+// committed change is always enforced. It admits the job only if spent +
+// reserved + amount <= ceiling on every window and, when creditsOnly (no
+// verified card), only if ws's credit balance >= its open reservations +
+// amount. Concurrent reservations serialise on the window rows (locked in
+// one order) and on a per-workspace lock for the credit check, so none can
+// overspend a window or the balance.
+func Reserve(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j id.JobID, amount Micros, c Ceilings, at *time.Time, creditsOnly bool) (Reservation, error) {
 	var r Reservation
 	var window *string
 	var resets *time.Time
-	err := tx.QueryRow(ctx, `SELECT ok, refused_window, resets_at, alerts FROM spend_reserve($1, $2, $3, $4, $5)`,
-		ws, j, amount, []int64{c.Day, c.Hour, c.Month}, at).Scan(&r.OK, &window, &resets, &r.Alerts)
+	err := tx.QueryRow(ctx, `SELECT ok, refused_window, resets_at, alerts FROM spend_reserve($1, $2, $3, $4, $5, $6)`,
+		ws, j, amount, []int64{c.Day, c.Hour, c.Month}, at, creditsOnly).Scan(&r.OK, &window, &resets, &r.Alerts)
 	if err != nil {
 		return r, fmt.Errorf("billing: reserve: %w", err)
 	}
-	if window != nil && resets != nil {
-		r.Window, r.ResetsAt = *window, *resets
+	if window != nil {
+		r.Window = *window
+	}
+	if resets != nil {
+		r.ResetsAt = *resets
 	}
 	return r, nil
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +39,7 @@ func jobRows(t *testing.T, e *apptest.Env, ws id.WorkspaceID, asset string, n in
 
 // race releases one Reserve per (job, time) at once behind a barrier and
 // returns the results.
-func race(t *testing.T, e *apptest.Env, ws id.WorkspaceID, jobs []id.JobID, at []time.Time, amount billing.Micros, c billing.Ceilings) []billing.Reservation {
+func race(t *testing.T, e *apptest.Env, ws id.WorkspaceID, jobs []id.JobID, at []time.Time, amount billing.Micros, c billing.Ceilings, creditsOnly bool) []billing.Reservation {
 	t.Helper()
 	out := make([]billing.Reservation, len(jobs))
 	start := make(chan struct{})
@@ -52,7 +51,7 @@ func race(t *testing.T, e *apptest.Env, ws id.WorkspaceID, jobs []id.JobID, at [
 			<-start
 			inWS(t, e, ws, func(tx pgx.Tx) error {
 				var err error
-				out[i], err = billing.Reserve(context.Background(), tx, ws, jobs[i], amount, c, &at[i])
+				out[i], err = billing.Reserve(context.Background(), tx, ws, jobs[i], amount, c, &at[i], creditsOnly)
 				return err
 			})
 		}()
@@ -60,6 +59,31 @@ func race(t *testing.T, e *apptest.Env, ws id.WorkspaceID, jobs []id.JobID, at [
 	close(start)
 	wg.Wait()
 	return out
+}
+
+// burst releases n submissions of asset to ws at once behind a barrier,
+// passes each answer to check, and returns the count per status.
+func burst(t *testing.T, e *apptest.Env, tok, ws, asset string, n int, check func(apptest.Response)) map[int]int {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	url := e.Server.URL + "/v1/workspaces/" + ws + "/jobs"
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			<-start
+			r := post(t, client, url, tok, map[string]any{"inputs": []string{asset}, "preset": "mp4-h264-720p"}, nil)
+			check(r)
+			mu.Lock()
+			statuses[r.Status]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }
 
 func admitted(rs []billing.Reservation) int {
@@ -109,7 +133,7 @@ func TestReserveRaceExact(t *testing.T) {
 		{"next day", at("2030-01-02T00:00:00.5Z", 50), 10, "hour", "2030-01-02T01:00:00Z", 10 * amount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rs := race(t, e, ws, jobRows(t, e, ws, asset, 50), tc.at, amount, c)
+			rs := race(t, e, ws, jobRows(t, e, ws, asset, 50), tc.at, amount, c, false)
 			if got := admitted(rs); got != tc.want {
 				t.Fatalf("%d admitted, want exactly %d", got, tc.want)
 			}
@@ -130,7 +154,7 @@ func TestReserveRaceExact(t *testing.T) {
 		ws := wsID(t, e.Workspace(tok, "W2"))
 		asset := probedAsset(t, e, ws.String(), 60)
 		times := append(at("2030-03-01T10:59:59.999Z", 25), at("2030-03-01T11:00:00Z", 25)...)
-		rs := race(t, e, ws, jobRows(t, e, ws, asset, 50), times, amount, c)
+		rs := race(t, e, ws, jobRows(t, e, ws, asset, 50), times, amount, c, false)
 		if got := admitted(rs); got != 15 {
 			t.Fatalf("%d admitted, want exactly 15", got)
 		}
@@ -171,34 +195,13 @@ func TestSubmitRaceThroughAPI(t *testing.T) {
 	price := billing.Price("mp4-h264-720p", 60)
 	setCeilings(t, e, ws, billing.Ceilings{Hour: 10 * price, Day: 100 * price, Month: 1000 * price})
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 50}}
-	url := e.Server.URL + "/v1/workspaces/" + ws + "/jobs"
-	var ok, refused atomic.Int32
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r := post(t, client, url, tok, map[string]any{"inputs": []string{asset}, "preset": "mp4-h264-720p"}, nil)
-			switch r.Status {
-			case http.StatusAccepted:
-				ok.Add(1)
-			case http.StatusPaymentRequired:
-				refused.Add(1)
-				if !strings.Contains(r.Str("detail"), "hourly spend ceiling") || r.Header.Get("Retry-After") == "" {
-					t.Errorf("402 without the window or Retry-After: %s %v", r.Body, r.Header)
-				}
-			default:
-				t.Errorf("status %d: %s", r.Status, r.Body)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if ok.Load() != 10 || refused.Load() != 40 {
-		t.Fatalf("%d accepted, %d refused; want exactly 10 and 40", ok.Load(), refused.Load())
+	statuses := burst(t, e, tok, ws, asset, 50, func(r apptest.Response) {
+		if r.Status == http.StatusPaymentRequired && (!strings.Contains(r.Str("detail"), "hourly spend ceiling") || r.Header.Get("Retry-After") == "") {
+			t.Errorf("402 without the window or Retry-After: %s %v", r.Body, r.Header)
+		}
+	})
+	if statuses[http.StatusAccepted] != 10 || statuses[http.StatusPaymentRequired] != 40 {
+		t.Fatalf("statuses %v; want exactly 10×202 and 40×402", statuses)
 	}
 	if h := current(t, e, wsID(t, ws), "hour"); h.Reserved != 10*price || h.Spent != 0 {
 		t.Fatalf("hour window reserved %d spent %d, want %d and 0", h.Reserved, h.Spent, 10*price)
@@ -244,12 +247,8 @@ func spendAlertsNow(e *apptest.Env) []string {
 // at its actual cost (never above its reservation) and debits the credit
 // ledger once, even if told twice.
 func TestReservationsEnd(t *testing.T) {
-	e := env(t)
-	tok, _ := e.User("owner@example.com")
-	ws := e.Workspace(tok, "W")
-	w := wsID(t, ws)
-	asset := probedAsset(t, e, ws, 60)
-	price := billing.Price("mp4-h264-720p", 60)
+	f := newFixture(t, false)
+	e, tok, ws, w, asset, price := f.e, f.tok, f.ws, f.w, f.asset, f.price
 	setCeilings(t, e, ws, billing.Ceilings{Hour: 3 * price, Day: 100 * price, Month: 1000 * price})
 	submit := func(want int) string {
 		r := e.Do("POST", "/v1/workspaces/"+ws+"/jobs", tok, map[string]any{"inputs": []string{asset}, "preset": "mp4-h264-720p"})

@@ -13,7 +13,7 @@ import (
 // answers the existing schedule; the grace period does not restart.
 func (s *Service) requestDeletion(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "privacy.RequestDeletion"
-	st, err := load(r, a.Tx, true, a)
+	st, err := s.load(r, a.Tx, true, a)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func (s *Service) requestDeletion(w http.ResponseWriter, r *http.Request, a *gua
 // deleted before rows), so it can no longer be cancelled.
 func (s *Service) cancelDeletion(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "privacy.CancelDeletion"
-	st, err := load(r, a.Tx, true, a)
+	st, err := s.load(r, a.Tx, true, a)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Service struct {
 	Store blob.Store
 	// Keys sign the ledger checkpoint retention trims through.
 	Keys keyring.Provider
+	// Ceilings owns the spend ceilings the settings route shows and
+	// changes (the billing service); nil leaves them out of settings.
+	Ceilings CeilingStore
 	// Grace is the time between a deletion request and the purge.
 	Grace time.Duration
 	// Now is the clock (time.Now when nil).
@@ -66,7 +69,7 @@ func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/settings", Policy: guard.Member(guard.Viewer), Handler: s.getSettings},
 		{Method: "PUT", Pattern: "/v1/workspaces/{ws}/settings", Policy: guard.Member(guard.Admin), Handler: s.putSettings,
-			Example: `{"training_opt_in":false,"retention":"standard"}`},
+			Example: `{"training_opt_in":false,"retention":"standard","spend_ceilings":{"hourly":"50.00","daily":"200.00","monthly":"2000.00"}}`},
 		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Owner), Handler: s.requestDeletion, DuringDeletion: true},
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/deletion/cancel", Policy: guard.Member(guard.Owner), Handler: s.cancelDeletion, DuringDeletion: true},
 	}

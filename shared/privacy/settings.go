@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
@@ -41,8 +43,30 @@ type Settings struct {
 	Retention     Retention `json:"retention"`
 	// UpdatedAt is the last settings change (null: never changed).
 	UpdatedAt *time.Time `json:"updated_at"`
+	// SpendCeilings are the workspace's spend ceilings in force (its own
+	// or its plan's); omitted when no ceiling owner is wired.
+	SpendCeilings *SpendCeilings `json:"spend_ceilings,omitempty"`
 	// Deletion is set while the workspace is scheduled for deletion.
 	Deletion *Deletion `json:"deletion"`
+}
+
+// SpendCeilings are a workspace's hourly, daily and monthly spend ceilings
+// in US dollars as decimal strings ("50.00").
+type SpendCeilings struct {
+	Hourly  string `json:"hourly"`
+	Daily   string `json:"daily"`
+	Monthly string `json:"monthly"`
+}
+
+// CeilingStore is the owner of the spend ceilings (the billing service,
+// wired in shared/app): the settings route reads and changes them only
+// through it. Both calls run in the route's transaction, scoped to ws.
+type CeilingStore interface {
+	// SpendCeilings returns ws's ceilings in force.
+	SpendCeilings(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) (SpendCeilings, error)
+	// SetSpendCeilings validates and stores ws's ceilings and returns them
+	// as stored (normalised); invalid values are field problems.
+	SetSpendCeilings(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, c SpendCeilings) (SpendCeilings, error)
 }
 
 // Deletion is a scheduled workspace deletion.
@@ -54,15 +78,22 @@ type Deletion struct {
 
 // settingsInput is the PUT body. An omitted field keeps its value, so a
 // client that knows only some settings cannot reset the others. Unknown
-// fields are refused (strict decoding). Spend ceilings (issue 8) are not
-// settings of this package yet: the money service adds its own fields or
-// route when it lands.
+// fields are refused (strict decoding). Spend ceilings are stored by the
+// CeilingStore; an omitted window keeps its ceiling.
 type settingsInput struct {
-	TrainingOptIn *bool      `json:"training_opt_in"`
-	Retention     *Retention `json:"retention"`
+	TrainingOptIn *bool               `json:"training_opt_in"`
+	Retention     *Retention          `json:"retention"`
+	SpendCeilings *spendCeilingsInput `json:"spend_ceilings"`
 }
 
-func load(r *http.Request, tx pgx.Tx, forUpdate bool, a *guard.Access) (Settings, error) {
+// spendCeilingsInput is the PUT body's spend_ceilings (omitted: unchanged).
+type spendCeilingsInput struct {
+	Hourly  *string `json:"hourly"`
+	Daily   *string `json:"daily"`
+	Monthly *string `json:"monthly"`
+}
+
+func (s *Service) load(r *http.Request, tx pgx.Tx, forUpdate bool, a *guard.Access) (Settings, error) {
 	q := `SELECT training_opt_in, retention, settings_updated_at, deletion_requested_at, purge_after FROM workspaces WHERE id = $1`
 	if forUpdate {
 		q += ` FOR UPDATE`
@@ -76,11 +107,18 @@ func load(r *http.Request, tx pgx.Tx, forUpdate bool, a *guard.Access) (Settings
 	if req != nil && after != nil {
 		st.Deletion = &Deletion{RequestedAt: req.UTC(), PurgeAfter: after.UTC()}
 	}
+	if s.Ceilings != nil {
+		c, err := s.Ceilings.SpendCeilings(r.Context(), tx, a.Workspace)
+		if err != nil {
+			return st, problem.Wrap("privacy.load", problem.Internal, err)
+		}
+		st.SpendCeilings = &c
+	}
 	return st, nil
 }
 
 func (s *Service) getSettings(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	st, err := load(r, a.Tx, false, a)
+	st, err := s.load(r, a.Tx, false, a)
 	if err != nil {
 		return err
 	}
@@ -103,7 +141,10 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request, a *guard.A
 	if in.Retention != nil && !in.Retention.Valid() {
 		return problem.Field(op, "retention", `one of "standard" (90 days) or "broadcast" (7 years)`)
 	}
-	st, err := load(r, a.Tx, true, a)
+	if in.SpendCeilings != nil && s.Ceilings == nil {
+		return problem.Field(op, "spend_ceilings", "spend ceilings are not available here")
+	}
+	st, err := s.load(r, a.Tx, true, a)
 	if err != nil {
 		return err
 	}
@@ -115,6 +156,24 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request, a *guard.A
 	if in.Retention != nil && *in.Retention != st.Retention {
 		changes["retention"] = change{st.Retention, *in.Retention}
 		st.Retention = *in.Retention
+	}
+	if in.SpendCeilings != nil {
+		want := *st.SpendCeilings
+		for _, f := range []struct{ in, dst *string }{
+			{in.SpendCeilings.Hourly, &want.Hourly}, {in.SpendCeilings.Daily, &want.Daily}, {in.SpendCeilings.Monthly, &want.Monthly},
+		} {
+			if f.in != nil {
+				*f.dst = *f.in
+			}
+		}
+		got, err := s.Ceilings.SetSpendCeilings(r.Context(), a.Tx, a.Workspace, want)
+		if err != nil {
+			return err
+		}
+		if got != *st.SpendCeilings {
+			changes["spend_ceilings"] = change{*st.SpendCeilings, got}
+			st.SpendCeilings = &got
+		}
 	}
 	if len(changes) > 0 {
 		now := s.now()
