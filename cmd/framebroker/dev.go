@@ -122,23 +122,39 @@ func dev(dir, addr string) error {
 	return err
 }
 
-// devSecrets fills what the dev stack does not generate: the webhook
-// sealing key (kept in DIR/webhook.key so sealed secrets survive restarts), a
+// devKey reads the base64 32-byte key kept at path, creating it (0600) on
+// first use so what it sealed survives restarts.
+func devKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		b = []byte(base64.StdEncoding.EncodeToString(k))
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// devSecrets fills what the dev stack does not generate: the webhook and
+// TOTP sealing keys (kept in DIR/webhook.key and DIR/totp.key so sealed
+// secrets survive restarts), a
 // per-process cron secret, and loopback allowed as a webhook destination.
 func devSecrets(cfg *config.Config, dir string) error {
-	if cfg.WebhookKey == "" {
-		path := filepath.Join(dir, "webhook.key")
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			k := make([]byte, 32)
-			_, _ = rand.Read(k)
-			b = []byte(base64.StdEncoding.EncodeToString(k))
-			err = os.WriteFile(path, b, 0o600)
+	for _, k := range []struct {
+		file string
+		val  *string
+	}{{"webhook.key", &cfg.WebhookKey}, {"totp.key", &cfg.TOTPKey}} {
+		if *k.val != "" {
+			continue
 		}
+		key, err := devKey(filepath.Join(dir, k.file))
 		if err != nil {
-			return fmt.Errorf("webhook key: %w", err)
+			return err
 		}
-		cfg.WebhookKey = strings.TrimSpace(string(b))
+		*k.val = key
 	}
 	if cfg.CronSecret == "" {
 		cfg.CronSecret = rand.Text()

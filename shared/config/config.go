@@ -56,6 +56,10 @@ type Config struct {
 	// WebhookKey is the base64 of the 32-byte AES-GCM key that seals webhook
 	// secrets at rest; empty: endpoints cannot be created (503).
 	WebhookKey string
+	// TOTPKey is the base64 of the 32-byte AES-GCM key that seals TOTP
+	// secrets at rest; empty: second factors cannot be enrolled or checked
+	// (503).
+	TOTPKey string
 	// WebhookAllowCIDRs lists address ranges webhook deliveries may reach
 	// despite the SSRF guard (comma-separated; loopback locally, empty in
 	// production).
@@ -119,6 +123,7 @@ const (
 	EnvGitHubClientID   = "FRAMEBROKER_GITHUB_CLIENT_ID"
 	EnvGitHubSecret     = "FRAMEBROKER_GITHUB_CLIENT_SECRET"
 	EnvWebhookKey       = "FRAMEBROKER_WEBHOOK_KEY"
+	EnvTOTPKey          = "FRAMEBROKER_TOTP_KEY"
 	EnvWebhookAllow     = "FRAMEBROKER_WEBHOOK_ALLOW_CIDRS"
 	EnvCronSecret       = "FRAMEBROKER_CRON_SECRET"
 	EnvDeletionGrace    = "FRAMEBROKER_DELETION_GRACE"
@@ -170,6 +175,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		GitHubClientSecret: get(EnvGitHubSecret, ""),
 
 		WebhookKey:        get(EnvWebhookKey, ""),
+		TOTPKey:           get(EnvTOTPKey, ""),
 		WebhookAllowCIDRs: get(EnvWebhookAllow, ""),
 		CronSecret:        get(EnvCronSecret, ""),
 		DeletionGrace:     7 * 24 * time.Hour,
@@ -226,6 +232,7 @@ func (c Config) Environ() []string {
 		EnvAddr + "=" + c.Addr,
 		EnvLogLevel + "=" + c.LogLevel,
 		EnvWebhookKey + "=" + c.WebhookKey,
+		EnvTOTPKey + "=" + c.TOTPKey,
 		EnvWebhookAllow + "=" + c.WebhookAllowCIDRs,
 		EnvCronSecret + "=" + c.CronSecret,
 		EnvDeletionGrace + "=" + c.DeletionGrace.String(),

@@ -41,6 +41,12 @@ func (s *Service) Routes() []guard.Route {
 		{Method: "DELETE", Pattern: "/v1/auth/sessions/{session}", Policy: auth, Handler: s.handleRevokeSession, Function: Function},
 		{Method: "POST", Pattern: "/v1/auth/password", Policy: auth, Handler: s.handleChangePassword, Function: Function,
 			Example: `{"current_password":"correct horse battery","new_password":"a new long password"}`},
+
+		{Method: "POST", Pattern: "/v1/auth/totp/enroll", Policy: auth, Handler: s.handleTOTPEnroll, Function: Function},
+		{Method: "POST", Pattern: "/v1/auth/totp/confirm", Policy: auth, Handler: s.handleTOTPConfirm, Function: Function,
+			Example: `{"code":"123456"}`},
+		{Method: "DELETE", Pattern: "/v1/auth/totp", Policy: auth, Handler: s.handleTOTPDisable, Function: Function,
+			Example: `{"code":"123456"}`},
 	}
 }
 
@@ -89,14 +95,14 @@ func (s *Service) handleSignup(w http.ResponseWriter, r *http.Request, _ *guard.
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
 	const op = "identity.handleLogin"
-	var in credentials
+	var in Credentials
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.limitRequest(r, op, "login", in.Email, s.limits.LoginPerIP, s.limits.LoginPerEmail); err != nil {
 		return err
 	}
-	tok, u, err := s.Login(r.Context(), in.Email, in.Password, r.UserAgent())
+	tok, u, err := s.LoginWith(r.Context(), in, r.UserAgent())
 	if err != nil {
 		return err
 	}

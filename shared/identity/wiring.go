@@ -8,10 +8,11 @@ import (
 )
 
 // FromConfig is the options a process's configuration implies: the SMTP
-// sender (when SMTPAddr is set), the public URL mailed links point to, and
+// sender (when SMTPAddr is set), the public URL mailed links point to, the
+// TOTP sealing key, and
 // the OAuth providers whose client ids are set.
 func FromConfig(cfg config.Config) []Option {
-	opts := []Option{WithPublicURL(cfg.PublicURL)}
+	opts := []Option{WithPublicURL(cfg.PublicURL), WithTOTPKey(cfg.TOTPKey)}
 	if cfg.SMTPAddr != "" {
 		opts = append(opts, WithMailer(mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword}))

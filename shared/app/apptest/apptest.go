@@ -60,6 +60,9 @@ func New(t testing.TB) *Env {
 	if cfg.WebhookKey == "" {
 		cfg.WebhookKey = base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text())[:32])
 	}
+	if cfg.TOTPKey == "" {
+		cfg.TOTPKey = base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text())[:32])
+	}
 	cfg.WebhookAllowCIDRs = "127.0.0.0/8"
 	cfg.DeletionGrace = 0
 	if cfg.CronSecret == "" {
