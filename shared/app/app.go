@@ -102,7 +102,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	a.routes = a.Billing.ApplyLimits(concat(
 		[]guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: a.health, Function: HealthFunction}},
 		a.Identity.Routes(),
-		tenancy.NewService(pool, users).Routes(),
+		tenancy.NewService(pool, users).WithSessions(a.Identity).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),

@@ -171,6 +171,11 @@ func (s *Service) updateMember(w http.ResponseWriter, r *http.Request, a *guard.
 	if err := ledger.Record(r.Context(), a, "member.role_changed", m.User.String(), map[string]any{"user": m.User, "from": current, "to": m.Role}); err != nil {
 		return err
 	}
+	if current != in.Role {
+		if err := s.privilegeChanged(w, r, a); err != nil {
+			return err
+		}
+	}
 	httpx.JSON(w, http.StatusOK, m)
 	return nil
 }
@@ -193,6 +198,27 @@ func (s *Service) removeMember(w http.ResponseWriter, r *http.Request, a *guard.
 	if err := ledger.Record(r.Context(), a, "member.removed", a.Member().String(), map[string]any{"user": a.Member(), "role": current}); err != nil {
 		return err
 	}
+	if err := s.privilegeChanged(w, r, a); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// privilegeChanged revokes the path member's sessions in the request's
+// transaction (so a refused change revokes nothing); an actor who changed
+// their own membership gets a fresh token in SessionTokenHeader.
+func (s *Service) privilegeChanged(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	if s.sessions == nil {
+		return nil
+	}
+	tok, err := s.sessions.PrivilegeChanged(r.Context(), a.Tx, a.Member(), a.Principal, r.UserAgent())
+	if err != nil {
+		return problem.Wrap("tenancy.privilegeChanged", problem.Internal, err)
+	}
+	if tok != "" {
+		w.Header().Set(SessionTokenHeader, tok)
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	return nil
 }

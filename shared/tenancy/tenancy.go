@@ -23,8 +23,29 @@ const Function = "workspaces"
 
 // Service serves the tenancy routes.
 type Service struct {
-	pool  *pgxpool.Pool
-	users func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error)
+	pool     *pgxpool.Pool
+	users    func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error)
+	sessions Sessions
+}
+
+// Sessions ends a member's sessions when their privileges change (the
+// identity service implements it).
+type Sessions interface {
+	// PrivilegeChanged revokes every session of user in tx. When user is
+	// the actor (they changed their own role or left), it also opens a
+	// fresh session for them and returns its token; otherwise "".
+	PrivilegeChanged(ctx context.Context, tx pgx.Tx, user id.UserID, actor guard.Principal, userAgent string) (string, error)
+}
+
+// SessionTokenHeader carries the fresh session token of an actor who
+// changed their own role or removed themselves (their old token is dead).
+const SessionTokenHeader = "Framebroker-Session-Token"
+
+// WithSessions makes role changes and removals revoke the affected
+// member's sessions.
+func (s *Service) WithSessions(x Sessions) *Service {
+	s.sessions = x
+	return s
 }
 
 // NewService returns a Service. users resolves member emails to user ids.

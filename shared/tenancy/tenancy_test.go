@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/tenancy"
 )
 
 func TestProjectsPagination(t *testing.T) {
@@ -115,11 +116,12 @@ func TestMemberRoles(t *testing.T) {
 	e.Must(409, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "admin"})
 	e.Must(409, "DELETE", base+"/"+ownerID, owner, nil)
 	e.Must(200, "PATCH", base+"/"+edID, owner, map[string]string{"role": "owner"})
-	e.Must(200, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "viewer"})
+	// Changing one's own role ends one's sessions; a fresh token comes back.
+	owner = e.Must(200, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "viewer"}).Header.Get(tenancy.SessionTokenHeader)
 	// Now a viewer, the former owner can read but not write.
 	e.Must(200, "GET", base, owner, nil)
 	e.Must(403, "POST", "/v1/workspaces/"+ws+"/projects", owner, map[string]string{"name": "x"})
-	e.Must(204, "DELETE", base+"/"+adminID, admin, nil) // leaving is allowed
+	admin = e.Must(204, "DELETE", base+"/"+adminID, admin, nil).Header.Get(tenancy.SessionTokenHeader) // leaving is allowed
 	e.Must(404, "GET", "/v1/workspaces/"+ws, admin, nil)
 }
 
