@@ -16,9 +16,14 @@ func (a *App) newPrivacy(cfg config.Config, store blob.Store) *privacy.Service {
 	return a.Privacy
 }
 
-// retention is the retention cron: webhook delivery records, the
-// spend-window roll, then job trails and ledger events per workspace.
+// retention is the retention cron: expired identity rows and spent
+// rate-limit rows, webhook delivery records, the spend-window roll, then
+// job trails and ledger events per workspace.
 func (a *App) retention(ctx context.Context) (any, error) {
+	auth, err := a.sweepAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
 	hooks, err := a.Webhooks.Trim(ctx)
 	if err != nil {
 		return nil, err
@@ -28,7 +33,7 @@ func (a *App) retention(ctx context.Context) (any, error) {
 		return nil, err
 	}
 	sum, err := a.Privacy.Retain(ctx)
-	return map[string]any{"webhook_deliveries_deleted": hooks, "spend_windows_deleted": windows, "workspaces": sum}, err
+	return map[string]any{"auth": auth, "webhook_deliveries_deleted": hooks, "spend_windows_deleted": windows, "workspaces": sum}, err
 }
 
 // reconcileJobs is the job-reconcile cron (see shared/reconcile).
