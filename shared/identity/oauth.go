@@ -258,6 +258,13 @@ func (s *Service) FinishOAuth(ctx context.Context, provider, state, cookie, code
 		if err != nil {
 			return err
 		}
+		// A redirect carries no second factor: accounts with TOTP sign in
+		// with password or magic link plus a code instead.
+		if _, err := s.secondFactor(ctx, tx, uid, Factor{}); errors.Is(err, errFactorNeeded) {
+			return errOAuthTOTP
+		} else if err != nil {
+			return err
+		}
 		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, uid)); err != nil {
 			return err
 		}
@@ -269,6 +276,9 @@ func (s *Service) FinishOAuth(ctx context.Context, provider, state, cookie, code
 	}
 	return tok, u, nil
 }
+
+var errOAuthTOTP = problem.E("identity.FinishOAuth", problem.Unauthenticated,
+	"this account has two-factor authentication: sign in with email, password and code, or a magic link and code")
 
 // linkIdentity returns the user of a provider identity, linking or creating
 // it. Linking is by verified email only (the caller checked the provider's

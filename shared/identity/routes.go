@@ -148,6 +148,7 @@ func (s *Service) handleResetConfirm(w http.ResponseWriter, r *http.Request, _ *
 	var in struct {
 		Token    string `json:"token"`
 		Password string `json:"password"`
+		Factor
 	}
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
@@ -155,7 +156,7 @@ func (s *Service) handleResetConfirm(w http.ResponseWriter, r *http.Request, _ *
 	if err := s.limitRequest(r, op, "confirm", "", s.limits.ConfirmPerIP, Limit{}); err != nil {
 		return err
 	}
-	tok, u, err := s.ConfirmPasswordReset(r.Context(), in.Token, in.Password, r.UserAgent())
+	tok, u, err := s.ConfirmPasswordResetWith(r.Context(), in.Token, in.Password, in.Factor, r.UserAgent())
 	if err != nil {
 		return err
 	}
@@ -181,14 +182,17 @@ func (s *Service) handleMagicRequest(w http.ResponseWriter, r *http.Request, _ *
 
 func (s *Service) handleMagicConfirm(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
 	const op = "identity.handleMagicConfirm"
-	var in tokenOnly
+	var in struct {
+		Token string `json:"token"`
+		Factor
+	}
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.limitRequest(r, op, "confirm", "", s.limits.ConfirmPerIP, Limit{}); err != nil {
 		return err
 	}
-	tok, u, err := s.ConfirmMagicLink(r.Context(), in.Token, r.UserAgent())
+	tok, u, err := s.ConfirmMagicLinkWith(r.Context(), in.Token, in.Factor, r.UserAgent())
 	if err != nil {
 		return err
 	}

@@ -189,10 +189,9 @@ func (s *Service) Login(ctx context.Context, email, password, userAgent string) 
 // Credentials are what a password sign-in sends: email and password, and
 // for an account with TOTP enabled, a current code or a recovery code.
 type Credentials struct {
-	Email        string `json:"email"`
-	Password     string `json:"password"`
-	TOTP         string `json:"totp,omitempty"`
-	RecoveryCode string `json:"recovery_code,omitempty"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Factor
 }
 
 // LoginWith is Login with a second factor. For an account with TOTP
@@ -232,17 +231,14 @@ func (s *Service) LoginWith(ctx context.Context, c Credentials, userAgent string
 	}
 	var tok string
 	err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := s.secondFactor(ctx, tx, u.ID, c.TOTP, c.RecoveryCode); err != nil {
+		if _, err := s.secondFactor(ctx, tx, u.ID, c.Factor); err != nil {
 			return err
 		}
 		tok, err = s.openSession(ctx, tx, u.ID, userAgent)
 		return err
 	})
-	if errors.Is(err, errFactorNeeded) {
-		return "", User{}, errFactorNeeded
-	}
 	if err != nil {
-		return "", User{}, s.factorResult(ctx, op, canon, errFactorBad, err)
+		return "", User{}, s.factorOutcome(ctx, op, canon, err)
 	}
 	if err := s.forget(ctx, op, failKey); err != nil {
 		return "", User{}, err

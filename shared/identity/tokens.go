@@ -134,6 +134,12 @@ func (s *Service) RequestMagicLink(ctx context.Context, email string) error {
 // magic-link token, marks the email verified (the link proved it), and
 // returns a fresh session.
 func (s *Service) ConfirmPasswordReset(ctx context.Context, tok, password, userAgent string) (string, User, error) {
+	return s.ConfirmPasswordResetWith(ctx, tok, password, Factor{}, userAgent)
+}
+
+// ConfirmPasswordResetWith is ConfirmPasswordReset with the second factor
+// an account with TOTP enabled must send (without it nothing is spent).
+func (s *Service) ConfirmPasswordResetWith(ctx context.Context, tok, password string, f Factor, userAgent string) (string, User, error) {
 	const op = "identity.ConfirmPasswordReset"
 	if err := checkPasswordPolicy(op, password); err != nil {
 		return "", User{}, err
@@ -142,20 +148,25 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, tok, password, userA
 	if err != nil {
 		return "", User{}, problem.Wrap(op, problem.Internal, err)
 	}
-	return s.redeem(ctx, op, tok, purposeReset, userAgent, func(tx pgx.Tx, uid id.UserID) error {
+	return s.redeem(ctx, op, tok, purposeReset, f, userAgent, func(tx pgx.Tx, uid id.UserID) error {
 		return setPassword(ctx, tx, uid, hash)
 	})
 }
 
 // redeem spends a one-time token of purpose p and, in the same
-// transaction, runs then (if any), marks the email verified (the link
+// transaction, checks the second factor of an account with TOTP (a
+// missing or wrong one rolls everything back, so the token stays
+// unspent), runs then (if any), marks the email verified (the link
 // proved it) and opens a session.
-func (s *Service) redeem(ctx context.Context, op, tok string, p purpose, userAgent string, then func(pgx.Tx, id.UserID) error) (string, User, error) {
-	var session string
+func (s *Service) redeem(ctx context.Context, op, tok string, p purpose, f Factor, userAgent string, then func(pgx.Tx, id.UserID) error) (string, User, error) {
+	var session, canon string
 	var u User
 	err := db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		uid, err := consumeToken(ctx, tx, tok, p)
 		if err != nil {
+			return err
+		}
+		if canon, err = s.secondFactor(ctx, tx, uid, f); err != nil {
 			return err
 		}
 		if then != nil {
@@ -169,6 +180,9 @@ func (s *Service) redeem(ctx context.Context, op, tok string, p purpose, userAge
 		session, err = s.openSession(ctx, tx, uid, userAgent)
 		return err
 	})
+	if canon != "" && err != nil {
+		return "", User{}, s.factorOutcome(ctx, op, canon, err)
+	}
 	if err != nil {
 		return "", User{}, problem.Wrap(op, problem.Internal, err)
 	}
@@ -201,7 +215,13 @@ func (s *Service) verifyAndLoad(ctx context.Context, q db.Querier, uid id.UserID
 // ConfirmMagicLink spends a magic-link token and opens a session; the email
 // counts as verified.
 func (s *Service) ConfirmMagicLink(ctx context.Context, tok, userAgent string) (string, User, error) {
-	return s.redeem(ctx, "identity.ConfirmMagicLink", tok, purposeMagic, userAgent, nil)
+	return s.ConfirmMagicLinkWith(ctx, tok, Factor{}, userAgent)
+}
+
+// ConfirmMagicLinkWith is ConfirmMagicLink with the second factor an
+// account with TOTP enabled must send (without it the link is not spent).
+func (s *Service) ConfirmMagicLinkWith(ctx context.Context, tok string, f Factor, userAgent string) (string, User, error) {
+	return s.redeem(ctx, "identity.ConfirmMagicLink", tok, purposeMagic, f, userAgent, nil)
 }
 
 // VerifyEmail spends a verification token and marks the email verified.

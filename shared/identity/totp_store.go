@@ -252,24 +252,42 @@ func (s *Service) checkFactor(ctx context.Context, tx pgx.Tx, op string, u id.Us
 var errFactorBad = problem.E("identity.Login", problem.Unauthenticated, "the second factor is wrong, expired or already used")
 
 var errFactorNeeded = problem.E("identity.Login", problem.Unauthenticated,
-	"this account has two-factor authentication: send totp (the 6-digit code) or recovery_code with email and password")
+	"this account has two-factor authentication: send totp (the 6-digit code) or recovery_code along with the other credentials")
 
 // secondFactor is the login step after a correct password: nothing for a
 // user without TOTP; otherwise a TOTP code or recovery code must check out
 // (errFactorNeeded when neither is given, errFactorWrong when wrong).
-func (s *Service) secondFactor(ctx context.Context, tx pgx.Tx, u id.UserID, totp, recovery string) error {
+// It also returns the account's canonical email, for counting failures.
+func (s *Service) secondFactor(ctx context.Context, tx pgx.Tx, u id.UserID, f Factor) (string, error) {
 	const op = "identity.Login"
 	st, err := lockTOTP(ctx, tx, u)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if st.secret == nil {
-		return nil
+		return st.canon, nil
 	}
-	if totp == "" && recovery == "" {
+	if f.TOTP == "" && f.RecoveryCode == "" {
+		return st.canon, errFactorNeeded
+	}
+	return st.canon, s.checkFactor(ctx, tx, op, u, st, f.TOTP, f.RecoveryCode)
+}
+
+// Factor is the second factor a sign-in sends for an account with TOTP
+// enabled: a current code or an unused recovery code.
+type Factor struct {
+	TOTP         string `json:"totp,omitempty"`
+	RecoveryCode string `json:"recovery_code,omitempty"`
+}
+
+// factorOutcome finishes a sign-in transaction that ran secondFactor:
+// errFactorNeeded as is (not counted), a wrong factor counted as a failed
+// login, anything else as a problem.
+func (s *Service) factorOutcome(ctx context.Context, op, canon string, err error) error {
+	if errors.Is(err, errFactorNeeded) {
 		return errFactorNeeded
 	}
-	return s.checkFactor(ctx, tx, op, u, st, totp, recovery)
+	return s.factorResult(ctx, op, canon, errFactorBad, err)
 }
 
 // newRecoveryCodes replaces u's recovery codes with RecoveryCodes fresh
