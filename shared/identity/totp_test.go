@@ -68,3 +68,22 @@ func TestOtpauthURI(t *testing.T) {
 		t.Fatal(u)
 	}
 }
+
+// FuzzMatchTOTP: any submitted code is either refused or is exactly the
+// six-digit code of a step in the window after the last used one.
+func FuzzMatchTOTP(f *testing.F) {
+	key := []byte("12345678901234567890")
+	now := time.Unix(1111111111, 0)
+	for _, s := range []string{"050471", "", "0", "abcdef", "1405047", "٠٥٠٤٧١", "050471\x00"} {
+		f.Add(s, int64(0))
+	}
+	f.Fuzz(func(t *testing.T, code string, after int64) {
+		st, ok := matchTOTP(key, code, now, after)
+		if !ok {
+			return
+		}
+		if st <= after || st < TOTPStep(now)-TOTPSkew || st > TOTPStep(now)+TOTPSkew || HOTP(key, uint64(st), TOTPDigits) != code {
+			t.Fatalf("accepted %q at step %d (after %d)", code, st, after)
+		}
+	})
+}
