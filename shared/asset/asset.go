@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -195,12 +196,8 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) 
 	if err != nil {
 		return err
 	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+assetCols+` FROM assets WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		a.Workspace, p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Asset, error) { return scanAsset(row) })
+	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+assetCols+` FROM assets WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		[]any{a.Workspace}, p.After, p.Limit, scanAsset)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}

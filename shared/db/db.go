@@ -96,3 +96,16 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
+
+// ListPage runs a keyset-paginated query and collects up to limit+1 rows
+// (one more than the page, so the caller learns whether a next page
+// exists). sql must end with its own WHERE conditions over args and take
+// the cursor and the row count as its last two parameters, as in
+// "… AND id > $2 ORDER BY id LIMIT $3" for one argument.
+func ListPage[T any](ctx context.Context, q Querier, sql string, args []any, after any, limit int, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, sql, append(args, after, limit+1)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+}

@@ -309,12 +309,8 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) 
 	if err != nil {
 		return err
 	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+cols+` FROM jobs WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		a.Workspace, p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scan(r) })
+	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+cols+` FROM jobs WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		[]any{a.Workspace}, p.After, p.Limit, scan)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}

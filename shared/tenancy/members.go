@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -50,12 +51,8 @@ func (s *Service) listMembers(w http.ResponseWriter, r *http.Request, a *guard.A
 	if err != nil {
 		return err
 	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+memberCols+` FROM members m JOIN users u ON u.id = m.user_id
-		WHERE m.workspace_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`, a.Workspace, p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Member, error) { return scanMember(row) })
+	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+memberCols+` FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.workspace_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`, []any{a.Workspace}, p.After, p.Limit, scanMember)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}

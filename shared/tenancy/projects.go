@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -112,12 +113,8 @@ func (s *Service) listProjects(w http.ResponseWriter, r *http.Request, a *guard.
 	if err != nil {
 		return err
 	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+projectCols+` FROM projects WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		a.Workspace, p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Project, error) { return scanProject(row) })
+	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+projectCols+` FROM projects WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		[]any{a.Workspace}, p.After, p.Limit, scanProject)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -138,12 +139,8 @@ func (s *Service) listReleases(w http.ResponseWriter, r *http.Request, a *guard.
 	if err != nil {
 		return err
 	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+releaseCols+` FROM releases r WHERE r.workspace_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3`,
-		a.Workspace, p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Release, error) { return scanRelease(row) })
+	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+releaseCols+` FROM releases r WHERE r.workspace_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3`,
+		[]any{a.Workspace}, p.After, p.Limit, scanRelease)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}

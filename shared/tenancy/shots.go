@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -60,12 +61,8 @@ func (s *Service) listShots(w http.ResponseWriter, r *http.Request, a *guard.Acc
 	if err != nil {
 		return err
 	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+shotCols+` FROM shots WHERE workspace_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
-		a.Workspace, a.Project(), p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Shot, error) { return scanShot(row) })
+	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+shotCols+` FROM shots WHERE workspace_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
+		[]any{a.Workspace, a.Project()}, p.After, p.Limit, scanShot)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
