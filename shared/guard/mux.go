@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -288,6 +289,15 @@ var notFound = problem.E("guard", problem.NotFound, "no such resource")
 // NotFound returns the error handlers use for a resource they cannot find,
 // identical to the guard's own.
 func NotFound() error { return notFound }
+
+// NotFoundOr maps a query that found no row (pgx.ErrNoRows) to NotFound,
+// and any other error to an internal error of op.
+func NotFoundOr(op string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound
+	}
+	return problem.Wrap(op, problem.Internal, err)
+}
 
 type guarded struct {
 	route  Route

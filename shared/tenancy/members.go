@@ -163,7 +163,7 @@ func (s *Service) updateMember(w http.ResponseWriter, r *http.Request, a *guard.
 		UPDATE members SET role = $3 WHERE workspace_id = $1 AND user_id = $2 RETURNING *)
 		SELECT `+memberCols+` FROM m JOIN users u ON u.id = m.user_id`, a.Workspace, a.Member(), in.Role.String()))
 	if err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if err := ledger.Record(r.Context(), a, "member.role_changed", m.User.String(), map[string]any{"user": m.User, "from": current, "to": m.Role}); err != nil {
 		return err

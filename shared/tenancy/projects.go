@@ -125,7 +125,7 @@ func (s *Service) listProjects(w http.ResponseWriter, r *http.Request, a *guard.
 func (s *Service) getProject(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	p, err := scanProject(a.Tx.QueryRow(r.Context(), `SELECT `+projectCols+` FROM projects WHERE id = $1 AND workspace_id = $2`, a.Project(), a.Workspace))
 	if err != nil {
-		return notFoundOr("tenancy.GetProject", err)
+		return guard.NotFoundOr("tenancy.GetProject", err)
 	}
 	httpx.JSON(w, http.StatusOK, p)
 	return nil
@@ -144,7 +144,7 @@ func (s *Service) updateProject(w http.ResponseWriter, r *http.Request, a *guard
 	p, err := scanProject(a.Tx.QueryRow(r.Context(), `UPDATE projects SET name = coalesce($3, name), description = coalesce($4, description), updated_at = now()
 		WHERE id = $1 AND workspace_id = $2 RETURNING `+projectCols, a.Project(), a.Workspace, n, d))
 	if err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if err := ledger.Record(r.Context(), a, "project.updated", p.ID.String(), map[string]any{"name": p.Name, "description_changed": d != nil}); err != nil {
 		return err

@@ -57,7 +57,7 @@ func (s *Service) loadRelease(ctx context.Context, a *guard.Access, forUpdate bo
 	}
 	rel, err := scanRelease(a.Tx.QueryRow(ctx, q, a.Release(), a.Workspace))
 	if err != nil {
-		return rel, notFoundOr("tenancy.loadRelease", err)
+		return rel, guard.NotFoundOr("tenancy.loadRelease", err)
 	}
 	return rel, nil
 }

@@ -73,7 +73,7 @@ func (s *Service) listShots(w http.ResponseWriter, r *http.Request, a *guard.Acc
 func (s *Service) getShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	sh, err := scanShot(a.Tx.QueryRow(r.Context(), `SELECT `+shotCols+` FROM shots WHERE id = $1 AND workspace_id = $2`, a.Shot(), a.Workspace))
 	if err != nil {
-		return notFoundOr("tenancy.GetShot", err)
+		return guard.NotFoundOr("tenancy.GetShot", err)
 	}
 	httpx.JSON(w, http.StatusOK, sh)
 	return nil
@@ -92,7 +92,7 @@ func (s *Service) updateShot(w http.ResponseWriter, r *http.Request, a *guard.Ac
 	sh, err := scanShot(a.Tx.QueryRow(r.Context(), `UPDATE shots SET name = coalesce($3, name), description = coalesce($4, description), updated_at = now()
 		WHERE id = $1 AND workspace_id = $2 RETURNING `+shotCols, a.Shot(), a.Workspace, n, d))
 	if err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if err := ledger.Record(r.Context(), a, "shot.updated", sh.ID.String(), map[string]any{"name": sh.Name, "description_changed": d != nil}); err != nil {
 		return err

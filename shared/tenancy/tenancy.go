@@ -6,7 +6,6 @@ package tenancy
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -83,12 +82,4 @@ func description(op string, v *string) (string, error) {
 		return "", problem.Field(op, "description", "must be at most 4000 characters")
 	}
 	return *v, nil
-}
-
-// notFoundOr maps pgx.ErrNoRows to the guard's not-found answer.
-func notFoundOr(op string, err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return guard.NotFound()
-	}
-	return problem.Wrap(op, problem.Internal, err)
 }

@@ -96,7 +96,7 @@ func (s *Service) getWorkspace(w http.ResponseWriter, r *http.Request, a *guard.
 	ws := Workspace{ID: a.Workspace, Role: a.Role}
 	if err := a.Tx.QueryRow(r.Context(), `SELECT name, created_at FROM workspaces WHERE id = $1`, a.Workspace).
 		Scan(&ws.Name, &ws.CreatedAt); err != nil {
-		return notFoundOr("tenancy.GetWorkspace", err)
+		return guard.NotFoundOr("tenancy.GetWorkspace", err)
 	}
 	httpx.JSON(w, http.StatusOK, ws)
 	return nil
@@ -117,7 +117,7 @@ func (s *Service) updateWorkspace(w http.ResponseWriter, r *http.Request, a *gua
 	ws := Workspace{ID: a.Workspace, Role: a.Role}
 	if err := a.Tx.QueryRow(r.Context(), `UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1 RETURNING name, created_at`,
 		a.Workspace, n).Scan(&ws.Name, &ws.CreatedAt); err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if err := ledger.Record(r.Context(), a, "workspace.updated", a.Workspace.String(), map[string]any{"name": n}); err != nil {
 		return err

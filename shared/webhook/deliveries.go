@@ -79,7 +79,7 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request, a *guard.Access
 		WHERE workspace_id = $1 AND endpoint_id = $2 AND id = $3 RETURNING status`,
 		a.Workspace, a.Webhook(), in.Delivery).Scan(&st)
 	if err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if _, err := a.Tx.Exec(r.Context(), `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
 		return problem.Wrap(op, problem.Internal, err)

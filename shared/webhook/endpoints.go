@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -168,7 +167,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) e
 	e, err := scanEndpoint(a.Tx.QueryRow(r.Context(), `SELECT `+endpointCols+` FROM webhook_endpoints
 		WHERE workspace_id = $1 AND id = $2`, a.Workspace, a.Webhook()))
 	if err != nil {
-		return notFoundOr("webhook.GetEndpoint", err)
+		return guard.NotFoundOr("webhook.GetEndpoint", err)
 	}
 	httpx.JSON(w, http.StatusOK, e)
 	return nil
@@ -228,7 +227,7 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request, a *guard.Access
 		WHERE workspace_id = $1 AND id = $2 RETURNING `+endpointCols,
 		a.Workspace, a.Webhook(), u, in.Events != nil, evs, desc, in.Enabled))
 	if err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if len(changed) > 0 {
 		if err := s.record(r.Context(), a.Tx, a.Workspace, actor(a), "webhook.endpoint_updated", a.Webhook().String(), changed); err != nil {
@@ -292,7 +291,7 @@ func (s *Service) rotate(w http.ResponseWriter, r *http.Request, a *guard.Access
 		WHERE workspace_id = $1 AND id = $2 RETURNING `+endpointCols,
 		a.Workspace, a.Webhook(), sealed, overlap.Seconds()))
 	if err != nil {
-		return notFoundOr(op, err)
+		return guard.NotFoundOr(op, err)
 	}
 	if err := s.record(r.Context(), a.Tx, a.Workspace, actor(a), "webhook.secret_rotated", a.Webhook().String(),
 		map[string]any{"overlap_seconds": int64(overlap.Seconds())}); err != nil {
@@ -301,12 +300,4 @@ func (s *Service) rotate(w http.ResponseWriter, r *http.Request, a *guard.Access
 	e.Secret = secret.String()
 	httpx.JSON(w, http.StatusOK, e)
 	return nil
-}
-
-// notFoundOr maps pgx.ErrNoRows to the guard's not-found answer.
-func notFoundOr(op string, err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return guard.NotFound()
-	}
-	return problem.Wrap(op, problem.Internal, err)
 }
