@@ -61,10 +61,7 @@ func New(ctx context.Context, cfg config.Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := s3blob.New(ctx, s3blob.Config{
-		Bucket: cfg.MediaBucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-	})
+	store, err := s3blob.FromConfig(ctx, cfg)
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -22,10 +22,11 @@ import (
 func store(t *testing.T) *s3blob.Store {
 	t.Helper()
 	dbtest.RequireStack(t, config.EnvS3Endpoint)
-	s, err := s3blob.New(context.Background(), s3blob.Config{
-		Bucket: os.Getenv(config.EnvMediaBucket), Region: os.Getenv(config.EnvS3Region), Endpoint: os.Getenv(config.EnvS3Endpoint),
-		AccessKey: os.Getenv(config.EnvS3AccessKey), SecretKey: os.Getenv(config.EnvS3SecretKey),
-	})
+	cfg, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3blob.FromConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,10 +76,7 @@ func New(t testing.TB) *Env {
 	if cfg.StripeWebhookSecret == "" {
 		cfg.StripeWebhookSecret = "whsec_" + rand.Text()
 	}
-	store, err := s3blob.New(context.Background(), s3blob.Config{
-		Bucket: cfg.MediaBucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-	})
+	store, err := s3blob.FromConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

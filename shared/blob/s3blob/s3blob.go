@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/config"
 )
 
 // Config selects the bucket and, for a local server, endpoint and keys.
@@ -172,4 +173,12 @@ func isNotFound(err error) bool {
 	}
 	var re interface{ HTTPStatusCode() int }
 	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+}
+
+// FromConfig builds the Store for the media bucket that cfg names.
+func FromConfig(ctx context.Context, cfg config.Config) (*Store, error) {
+	return New(ctx, Config{
+		Bucket: cfg.MediaBucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+	})
 }
