@@ -11,27 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/framebroker/framebroker/shared/blob/s3blob"
+	"github.com/framebroker/framebroker/shared/blob/s3blob/s3test"
 	"github.com/framebroker/framebroker/shared/broker"
 	"github.com/framebroker/framebroker/shared/config"
-	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/preset"
 )
-
-func store(t *testing.T) *s3blob.Store {
-	t.Helper()
-	dbtest.RequireStack(t, config.EnvS3Endpoint)
-	cfg, err := config.FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := s3blob.FromConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func do(t *testing.T, method, u string, body []byte) int {
 	t.Helper()
@@ -65,7 +50,7 @@ func repoint(t *testing.T, signed, key string) string {
 // not B's input, not B's outputs or report, not a listing — and an expired
 // grant opens nothing.
 func TestGrantReachesOnlyItsJob(t *testing.T) {
-	s := store(t)
+	s := s3test.Store(t)
 	ctx := context.Background()
 	ws := id.New[id.WorkspaceID]()
 	jobA, jobB := id.New[id.JobID](), id.New[id.JobID]()

@@ -11,24 +11,10 @@ import (
 
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
+	"github.com/framebroker/framebroker/shared/blob/s3blob/s3test"
 	"github.com/framebroker/framebroker/shared/config"
-	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/id"
 )
-
-func store(t *testing.T) *s3blob.Store {
-	t.Helper()
-	dbtest.RequireStack(t, config.EnvS3Endpoint)
-	cfg, err := config.FromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := s3blob.FromConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 func put(t *testing.T, s *s3blob.Store, key string) {
 	t.Helper()
@@ -44,7 +30,7 @@ func put(t *testing.T, s *s3blob.Store, key string) {
 // workspace are untouched; a second run deletes nothing; unsafe prefixes
 // are refused before any call.
 func TestDeletePrefix(t *testing.T) {
-	s := store(t)
+	s := s3test.Store(t)
 	ctx := context.Background()
 	a, b := "ws/"+id.New[id.WorkspaceID]().String(), "ws/"+id.New[id.WorkspaceID]().String()
 	const n = 1005
