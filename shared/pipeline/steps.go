@@ -157,14 +157,10 @@ func loadInputs(ctx context.Context, tx pgx.Tx, j job.Job) ([]inputInfo, error) 
 	return out, nil
 }
 
-// ProbeResult is the probe step's output.
-type ProbeResult struct {
-	Duration float64 `json:"duration"`
-}
-
-func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
-	var res ProbeResult
-	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
+// withInputs runs fn in a workspace transaction on the locked, still
+// active job and its inputs.
+func (s *Steps) withInputs(ctx context.Context, p Payload, fn func(tx pgx.Tx, j job.Job, inputs []inputInfo) error) error {
+	return s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
 		j, err := active(ctx, tx, p)
 		if err != nil {
 			return err
@@ -173,6 +169,18 @@ func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
 		if err != nil {
 			return err
 		}
+		return fn(tx, j, inputs)
+	})
+}
+
+// ProbeResult is the probe step's output.
+type ProbeResult struct {
+	Duration float64 `json:"duration"`
+}
+
+func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
+	var res ProbeResult
+	err := s.withInputs(ctx, p, func(tx pgx.Tx, j job.Job, inputs []inputInfo) error {
 		var probed []map[string]any
 		for _, in := range inputs {
 			url, err := s.Store.PresignGet(ctx, in.Key, 5*time.Minute)
@@ -210,18 +218,10 @@ type PresignResult struct {
 
 func (s *Steps) presign(ctx context.Context, p Payload) (any, error) {
 	var res PresignResult
-	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
-		j, err := active(ctx, tx, p)
-		if err != nil {
-			return err
-		}
+	err := s.withInputs(ctx, p, func(tx pgx.Tx, j job.Job, inputs []inputInfo) error {
 		pr, ok := preset.Lookup(j.Preset)
 		if !ok {
 			return fail("Job.UnknownPreset", "preset %q", j.Preset)
-		}
-		inputs, err := loadInputs(ctx, tx, j)
-		if err != nil {
-			return err
 		}
 		ins := make([]broker.Input, len(inputs))
 		for i, in := range inputs {
