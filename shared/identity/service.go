@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/problem"
+	"github.com/framebroker/framebroker/shared/seal"
 )
 
 // SessionTTL is a session's default absolute lifetime.
@@ -52,7 +52,7 @@ type Service struct {
 	idle      time.Duration
 	absolute  time.Duration
 	providers map[string]*Provider
-	totp      cipher.AEAD // seals TOTP secrets; nil: totpErr says why
+	totp      *seal.Box // seals TOTP secrets; nil: totpErr says why
 	totpErr   error
 }
 

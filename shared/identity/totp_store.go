@@ -2,8 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +14,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/problem"
+	"github.com/framebroker/framebroker/shared/seal"
 )
 
 // TOTPIssuer names the service in authenticator apps.
@@ -38,8 +37,7 @@ func WithTOTPKey(b64 string) Option {
 			s.totpErr = errors.New("identity: FRAMEBROKER_TOTP_KEY must be the base64 of 32 bytes")
 			return
 		}
-		b, _ := aes.NewCipher(key)
-		s.totp, s.totpErr = must(cipher.NewGCM(b)), nil
+		s.totp, s.totpErr = must(seal.New(key)), nil
 	}
 }
 
@@ -58,20 +56,14 @@ func (s *Service) sealTOTP(op string, u id.UserID, secret []byte) ([]byte, error
 	if s.totp == nil {
 		return nil, problem.Wrap(op, problem.Unavailable, s.totpErr)
 	}
-	nonce := make([]byte, s.totp.NonceSize())
-	_, _ = rand.Read(nonce)
-	return s.totp.Seal(nonce, nonce, secret, totpAD(u)), nil
+	return s.totp.Seal(secret, totpAD(u)), nil
 }
 
 func (s *Service) openTOTP(op string, u id.UserID, sealed []byte) ([]byte, error) {
 	if s.totp == nil {
 		return nil, problem.Wrap(op, problem.Unavailable, s.totpErr)
 	}
-	n := s.totp.NonceSize()
-	if len(sealed) < n {
-		return nil, problem.E(op, problem.Internal, "sealed TOTP secret too short")
-	}
-	key, err := s.totp.Open(nil, sealed[:n], sealed[n:], totpAD(u))
+	key, err := s.totp.Open(sealed, totpAD(u))
 	if err != nil {
 		return nil, problem.Wrap(op, problem.Internal, err)
 	}

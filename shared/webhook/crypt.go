@@ -1,19 +1,18 @@
 package webhook
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/framebroker/framebroker/shared/seal"
 )
 
 // Cipher seals endpoint secrets at rest with AES-256-GCM under a key from
 // the configuration (FRAMEBROKER_WEBHOOK_KEY; Secrets Manager in AWS). The
 // endpoint's id is bound as additional data, so a sealed secret copied onto
 // another endpoint's row does not open.
-type Cipher struct{ aead cipher.AEAD }
+type Cipher struct{ box *seal.Box }
 
 // ErrNoKey is returned when no webhook key is configured: endpoints cannot
 // be created or signed for.
@@ -25,18 +24,11 @@ func NewCipher(key []byte) (*Cipher, error) {
 	if key == nil {
 		return &Cipher{}, nil
 	}
-	if len(key) != 32 {
-		return nil, fmt.Errorf("webhook: key must be 32 bytes, got %d", len(key))
-	}
-	b, err := aes.NewCipher(key)
+	b, err := seal.New(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	g, err := cipher.NewGCM(b)
-	if err != nil {
-		return nil, err
-	}
-	return &Cipher{aead: g}, nil
+	return &Cipher{box: b}, nil
 }
 
 // ParseKey reads a base64 (standard or URL, padded or not) 32-byte key.
@@ -51,24 +43,18 @@ func ParseKey(s string) ([]byte, error) {
 
 // Seal encrypts secret for the row identified by ad.
 func (c *Cipher) Seal(secret Secret, ad []byte) ([]byte, error) {
-	if c == nil || c.aead == nil {
+	if c == nil || c.box == nil {
 		return nil, ErrNoKey
 	}
-	nonce := make([]byte, c.aead.NonceSize(), c.aead.NonceSize()+len(secret)+c.aead.Overhead())
-	_, _ = rand.Read(nonce)
-	return c.aead.Seal(nonce, nonce, secret, ad), nil
+	return c.box.Seal(secret, ad), nil
 }
 
 // Open decrypts what Seal produced for the same ad.
 func (c *Cipher) Open(sealed, ad []byte) (Secret, error) {
-	if c == nil || c.aead == nil {
+	if c == nil || c.box == nil {
 		return nil, ErrNoKey
 	}
-	n := c.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("webhook: sealed secret too short")
-	}
-	b, err := c.aead.Open(nil, sealed[:n], sealed[n:], ad)
+	b, err := c.box.Open(sealed, ad)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: open secret: %w", err)
 	}
