@@ -16,6 +16,7 @@ install:
 	scripts/install.sh
 
 cli:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "make cli: '$(GO)' is not on PATH: install Go (the version go.mod names), then run make cli again" >&2; exit 1; }
 	$(GO) build -o .local/bin/framebroker ./cmd/framebroker
 	$(GO) build -o .local/bin/fb-worker ./ffmpeg-layer/worker
 

@@ -20,7 +20,7 @@ fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing=()
-for pkg in postgresql ffmpeg; do
+for pkg in postgresql ffmpeg chromium; do
 	installed "$pkg" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -65,5 +65,20 @@ if [ "$(cat "$SFN/.installed" 2>/dev/null)" != "$SFN_WANT" ]; then
 	[ -f "$SFN/package.json" ] || echo '{"private":true}' >"$SFN/package.json"
 	(cd "$SFN" && npm install --no-audit --no-fund --silent $SFN_WANT >/dev/null 2>&1) || die "npm install failed in .local/sfn"
 	echo "$SFN_WANT" >"$SFN/.installed"
+	say "npm: done"
+fi
+
+# OpenAPI linter -----------------------------------------------------------------
+# @redocly/cli lints the served GET /v1/openapi.json in the test suite
+# (shared/openapi); pinned, into .local/redocly.
+REDOCLY="$REPO/.local/redocly"
+REDOCLY_WANT="@redocly/cli@2.77.0"
+if [ "$(cat "$REDOCLY/.installed" 2>/dev/null)" != "$REDOCLY_WANT" ]; then
+	command -v npm >/dev/null 2>&1 || die "npm is not on PATH (needed for the OpenAPI linter)"
+	say "npm: installing $REDOCLY_WANT into .local/redocly"
+	mkdir -p "$REDOCLY"
+	[ -f "$REDOCLY/package.json" ] || echo '{"private":true}' >"$REDOCLY/package.json"
+	(cd "$REDOCLY" && npm install --no-audit --no-fund --silent $REDOCLY_WANT >/dev/null 2>&1) || die "npm install failed in .local/redocly"
+	echo "$REDOCLY_WANT" >"$REDOCLY/.installed"
 	say "npm: done"
 fi

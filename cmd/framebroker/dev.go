@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,17 +38,31 @@ func runDev(args []string) int {
 		defAddr = v
 	}
 	addr := fs.String("addr", defAddr, "HTTP listen address (default from "+config.EnvAddr+" when set)")
+	ports := devPorts
+	fs.IntVar(&ports.PGPort, "pg-port", envPort("FRAMEBROKER_DEV_PG_PORT", ports.PGPort), "Postgres port (default from FRAMEBROKER_DEV_PG_PORT when set)")
+	fs.IntVar(&ports.S3Port, "s3-port", envPort("FRAMEBROKER_DEV_S3_PORT", ports.S3Port), "versitygw port (default from FRAMEBROKER_DEV_S3_PORT when set)")
+	fs.IntVar(&ports.StripePort, "stripe-port", envPort("FRAMEBROKER_DEV_STRIPE_PORT", ports.StripePort), "stripe-mock HTTP port, HTTPS is the next one (default from FRAMEBROKER_DEV_STRIPE_PORT when set)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := dev(*dir, *addr); err != nil {
+	if err := dev(*dir, *addr, ports); err != nil {
 		fmt.Fprintln(os.Stderr, "framebroker dev:", err)
 		return 1
 	}
 	return 0
 }
 
-func dev(dir, addr string) error {
+// envPort is the port in environment variable name, or def when it is
+// unset or not a port number.
+func envPort(name string, def int) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil || n < 1 || n > 65535 {
+		return def
+	}
+	return n
+}
+
+func dev(dir, addr string, ports localstack.Options) error {
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	log := newProgressLogger(os.Stderr)
@@ -62,7 +77,7 @@ func dev(dir, addr string) error {
 	// The stack's config and env file then name the address actually served.
 	os.Setenv(config.EnvAddr, ln.Addr().String())
 
-	opts := devPorts
+	opts := ports
 	opts.Dir, opts.Logger = dir, log
 	st, err := localstack.Start(ctx, opts)
 	if err != nil {
@@ -161,8 +176,11 @@ func devSecrets(cfg *config.Config, dir string) error {
 	}
 	// Stripe: the stack's stripe-mock with a test key, and a webhook secret
 	// kept under dir so `framebroker stripe trigger` can sign events.
+	// stripe-mock refuses keys that do not look like Stripe's own test keys
+	// (letters and digits after sk_test_): sk_test_framebroker_dev was
+	// answered 401 there and 503 here.
 	if cfg.StripeKey == "" {
-		cfg.StripeKey = "sk_test_framebroker_dev"
+		cfg.StripeKey = DevStripeKey
 	}
 	if cfg.StripeWebhookSecret == "" {
 		secret, err := devStripeSecret(dir)
@@ -176,6 +194,10 @@ func devSecrets(cfg *config.Config, dir string) error {
 	}
 	return nil
 }
+
+// DevStripeKey is the Stripe secret key of the dev stack: one stripe-mock
+// accepts.
+const DevStripeKey = "sk_test_framebrokerdev"
 
 // baseURL turns a listen address into a URL a browser or curl can use.
 func baseURL(addr net.Addr) string {

@@ -17,8 +17,8 @@ type command struct {
 }
 
 var commands = []command{
-	{"dev", "[--dir .local/dev] [--addr 127.0.0.1:8080]", "run the API on a local stack (Postgres, versitygw, stripe-mock)", runDev},
-	{"stack", "[--dir .local/test] [--fresh] -- CMD [ARG...]", "run CMD with a local stack's environment, then stop the stack", runStack},
+	{"dev", "[--dir .local/dev] [--addr 127.0.0.1:8080] [--pg-port N] [--s3-port N] [--stripe-port N]", "run the API on a local stack (Postgres, versitygw, stripe-mock)", runDev},
+	{"stack", "[--dir .local/test] [--fresh] [--pg-port N] [--s3-port N] [--stripe-port N] -- CMD [ARG...]", "run CMD with a local stack's environment, then stop the stack", runStack},
 	{"keyring", "new | rotate", "make or rotate the signing keyring kept in Secrets Manager (stdin → stdout)", runKeyring},
 	{"stripe", "trigger EVENT --workspace WS [--amount CENTS]", "send a signed Stripe test event to the dev API (card verified, credits bought)", runStripe},
 	{"ledger", "verify FILE [--key PUB]", "verify a ledger JSONL export offline; names the first broken line", runLedger},

@@ -149,8 +149,9 @@ type Body struct {
 // layer so this package needs no knowledge of it.
 var RequestIDFunc = func(*http.Request) string { return "" }
 
-// Write answers r with err as problem+json and logs it: internal errors at
-// error level with their cause, client errors at debug level.
+// Write answers r with err as problem+json and logs it: every 5xx once at
+// error level with its cause (the log handler adds the request id), client
+// errors at debug level.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -168,8 +169,10 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if kind != Internal {
 		body.Detail, body.Errors = firstDetail(err)
 	}
-	if kind == Internal {
-		slog.ErrorContext(r.Context(), "request failed", "op", e.Op, "err", err.Error())
+	if info.status >= 500 {
+		// Every 5xx (a bug, or a dependency down: 503) leaves exactly this
+		// one line with its cause; the client sees only the request id.
+		slog.ErrorContext(r.Context(), "request failed", "status", info.status, "kind", kind.String(), "op", e.Op, "err", err.Error())
 	} else {
 		slog.DebugContext(r.Context(), "request refused", "kind", kind.String(), "err", err.Error())
 	}
