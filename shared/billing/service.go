@@ -67,9 +67,9 @@ func NewService(c Config) *Service {
 // Routes are the billing routes.
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/checkout", Policy: guard.Member(guard.Admin), Handler: s.checkout, Stream: true,
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/checkout", Policy: guard.Member(guard.Admin), Handler: s.checkout, NoTx: true,
 			Example: `{"credits":25}`},
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/billing/card-check", Policy: guard.Member(guard.Admin), Handler: s.cardCheck, Stream: true},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/billing/card-check", Policy: guard.Member(guard.Admin), Handler: s.cardCheck, NoTx: true},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/billing", Policy: guard.Member(guard.Viewer), Handler: s.summary},
 		{Method: "POST", Pattern: "/v1/stripe/webhook", Policy: guard.Public(), Handler: s.webhook},
 	}

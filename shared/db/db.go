@@ -48,6 +48,10 @@ func Tx(ctx context.Context, b Beginner, fn func(pgx.Tx) error) error {
 // InWorkspace runs fn in a transaction with app.workspace_id set (SET LOCAL,
 // via set_config) to ws, so every row-level security policy admits only that
 // workspace's rows, whatever the queries inside forget to filter.
+//
+// The transaction fn receives accepts after-commit hooks (AfterCommit); they
+// run once it has committed, never after a rollback. A panic in fn rolls the
+// transaction back (releasing its connection and locks) and is re-raised.
 func InWorkspace(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) error {
 	if ws == "" {
 		return errors.New("db: InWorkspace needs a workspace id")
@@ -55,16 +59,15 @@ func InWorkspace(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) err
 	return run(ctx, b, ws, fn)
 }
 
-func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) (err error) {
-	tx, err := b.BeginTx(ctx, pgx.TxOptions{})
+func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) error {
+	tx, err := Begin(ctx, b, pgx.TxOptions{})
 	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
+		return err
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
+	// Unconditional: Rollback after Commit is a no-op, and a deferred call
+	// also runs while a panic unwinds, so neither an error nor a panic in
+	// fn leaks the transaction, its connection or its locks.
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	if ws != "" {
 		if _, err = tx.Exec(ctx, `SELECT set_config('app.workspace_id', $1, true)`, ws); err != nil {
 			return fmt.Errorf("db: set workspace: %w", err)
@@ -73,10 +76,81 @@ func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) (err
 	if err = fn(tx); err != nil {
 		return err
 	}
-	if err = tx.Commit(ctx); err != nil {
+	return tx.Commit(ctx)
+}
+
+// Hook is work that must happen only once a transaction has committed:
+// starting an execution, delivering mail already written to the outbox. It
+// runs with a context that is not canceled with the request's.
+type Hook func(ctx context.Context) error
+
+// HookTx is a transaction that runs hooks after it commits. Every
+// transaction this package opens is one; guard opens one per buffered
+// member request.
+type HookTx struct {
+	pgx.Tx
+	hooks []Hook
+}
+
+// Begin opens a transaction that accepts after-commit hooks.
+func Begin(ctx context.Context, b Beginner, opts pgx.TxOptions) (*HookTx, error) {
+	tx, err := b.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("db: begin: %w", err)
+	}
+	return &HookTx{Tx: tx}, nil
+}
+
+// ErrNoHooks is returned by AfterCommit for a transaction that was not
+// opened by this package (or guard), which could not run the hook.
+var ErrNoHooks = errors.New("db: this transaction does not run after-commit hooks")
+
+// AfterCommit registers h to run after tx commits, in registration order.
+// It is discarded if tx rolls back. tx must come from Begin, Tx,
+// InWorkspace or a guarded request; otherwise ErrNoHooks.
+func AfterCommit(tx pgx.Tx, h Hook) error {
+	ht, ok := tx.(*HookTx)
+	if !ok {
+		return ErrNoHooks
+	}
+	ht.hooks = append(ht.hooks, h)
+	return nil
+}
+
+// AfterCommitError wraps the errors of after-commit hooks: the transaction
+// itself committed.
+type AfterCommitError struct{ Err error }
+
+func (e *AfterCommitError) Error() string { return "db: after commit: " + e.Err.Error() }
+func (e *AfterCommitError) Unwrap() error { return e.Err }
+
+// Commit commits the transaction, then runs its hooks in order. A hook's
+// error does not stop the later hooks; the errors are returned together as
+// an *AfterCommitError (the commit itself succeeded).
+func (t *HookTx) Commit(ctx context.Context) error {
+	if err := t.Tx.Commit(ctx); err != nil {
+		t.hooks = nil
 		return fmt.Errorf("db: commit: %w", err)
 	}
+	hooks := t.hooks
+	t.hooks = nil
+	var errs []error
+	hctx := context.WithoutCancel(ctx)
+	for _, h := range hooks {
+		if err := h(hctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return &AfterCommitError{Err: errors.Join(errs...)}
+	}
 	return nil
+}
+
+// Rollback rolls the transaction back and discards its hooks.
+func (t *HookTx) Rollback(ctx context.Context) error {
+	t.hooks = nil
+	return t.Tx.Rollback(ctx)
 }
 
 // IsUniqueViolation reports whether err is a Postgres unique_violation on

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/problem"
 )
@@ -97,7 +98,10 @@ func (p Policy) String() string {
 // routes, the workspace, their role, the already-checked path resources, and
 // the transaction (scoped to the workspace by row-level security) in which
 // the checks ran. The guard commits it after the handler returns nil and
-// rolls it back otherwise.
+// rolls it back otherwise. Work that must not happen for a request that
+// rolls back (starting an execution, delivering mail) is registered on it
+// with db.AfterCommit: it runs after the commit, before the reply is sent,
+// and an error it returns becomes the reply.
 type Access struct {
 	Principal Principal
 	Workspace id.WorkspaceID
@@ -142,8 +146,16 @@ type Route struct {
 	// Example is a valid JSON request body, for docs, sample events and the
 	// IDOR suite (which sends it so a refusal cannot come from validation).
 	Example string
-	// Stream routes write their reply directly (no buffering) and get no
-	// surrounding transaction: for long or large responses.
+	// NoTx routes get no surrounding transaction (Access.Tx is nil): the
+	// guard checks membership in a short read-only transaction of its own
+	// and releases it before the handler runs. For handlers that call the
+	// network (Stripe, S3) and must not hold a connection or locks while
+	// they wait; they open their own short transactions. Their reply is
+	// still buffered, so an error is answered as problem+json.
+	NoTx bool
+	// Stream routes write their reply directly (no buffering), for long or
+	// large responses. A streamed reply cannot be withdrawn once started,
+	// so Stream implies NoTx.
 	Stream bool
 	// DuringDeletion lets a mutating member route run on a workspace
 	// scheduled for deletion (the deletion request and its cancellation).
@@ -377,15 +389,14 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		args = append(args, u)
 	}
 
+	noTx := g.route.NoTx || g.route.Stream
 	opts := pgx.TxOptions{}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || noTx {
+		// A no-transaction route's checks run in a short read-only
+		// transaction of their own; the handler opens what it needs.
 		opts.AccessMode = pgx.ReadOnly
 	}
-	if g.route.Stream {
-		// Check in a short transaction of its own; the handler opens its own.
-		opts.AccessMode = pgx.ReadOnly
-	}
-	tx, err := g.pool.BeginTx(r.Context(), opts)
+	tx, err := db.Begin(r.Context(), g.pool, opts)
 	if err != nil {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
@@ -393,14 +404,22 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := g.check(r.Context(), tx, a, args, r.Method); err != nil {
 		return err
 	}
-	if g.route.Stream {
+	if noTx {
 		if err := tx.Commit(r.Context()); err != nil {
 			return problem.Wrap(op, problem.Internal, err)
 		}
 		if err := g.limit(w, r, a); err != nil {
 			return err
 		}
-		return g.route.Handler(w, r, a)
+		if g.route.Stream {
+			return g.route.Handler(w, r, a)
+		}
+		buf := &bufferedWriter{header: w.Header()}
+		if err := g.route.Handler(buf, r, a); err != nil {
+			return err
+		}
+		buf.flush(w)
+		return nil
 	}
 	a.Tx = tx
 	if err := g.limit(w, r, a); err != nil {
@@ -411,10 +430,26 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := tx.Commit(r.Context()); err != nil {
+		var ac *db.AfterCommitError
+		if errors.As(err, &ac) {
+			// Committed; an after-commit effect failed and says how.
+			return afterCommitProblem(ac.Err)
+		}
 		return problem.Wrap(op, problem.Internal, fmt.Errorf("commit: %w", err))
 	}
 	buf.flush(w)
 	return nil
+}
+
+// afterCommitProblem is the reply for a request whose transaction committed
+// but whose after-commit effect failed: the effect's own problem if it
+// returned one, else an internal error.
+func afterCommitProblem(err error) error {
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return problem.Wrap("guard.AfterCommit", problem.Internal, err)
 }
 
 // check scopes tx to the workspace and runs the membership and resource
