@@ -20,6 +20,7 @@ import (
 	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/localstack"
 	"github.com/framebroker/framebroker/shared/mail/mailtest"
 )
@@ -109,7 +110,7 @@ func dev(dir, addr string, ports localstack.Options) error {
 		return fmt.Errorf("app: %w", err)
 	}
 	defer a.Close()
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpx.NewServer(a.Handler())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// EventBridge's stand-in: the same schedules, over HTTP, with the secret;

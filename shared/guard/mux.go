@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/problem"
 )
@@ -355,6 +357,11 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return g.route.Handler(w, r, nil)
 	}
+	// The body is read (bounded) before any database work: a client that
+	// trickles its body then holds a goroutine, never a pool connection.
+	if err := readBody(w, r); err != nil {
+		return err
+	}
 	token, ok := bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker"`)
@@ -497,6 +504,27 @@ func (g *guarded) limit(w http.ResponseWriter, r *http.Request, a *Access) error
 		return nil
 	}
 	return g.route.Limit.Limit(r.Context(), w.Header(), a)
+}
+
+// readBody replaces r's body by an in-memory copy of it, read in full but
+// at most httpx.MaxBody bytes (413 beyond). Authenticated and member routes
+// go through it before the session lookup and the transaction, so the time
+// a client takes to send its body is never spent holding a connection.
+func readBody(w http.ResponseWriter, r *http.Request) error {
+	const op = "guard.readBody"
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return problem.E(op, problem.TooLarge, fmt.Sprintf("request body exceeds %d bytes", httpx.MaxBody))
+	case err != nil:
+		return &problem.Error{Op: op, Kind: problem.Invalid, Detail: "request body could not be read", Err: err}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
 }
 
 func bearer(r *http.Request) (string, bool) {

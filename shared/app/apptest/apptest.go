@@ -23,6 +23,7 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
+	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail/mailtest"
 	"github.com/framebroker/framebroker/shared/media"
@@ -84,7 +85,10 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	// Served with the local server's timeouts, like `framebroker dev`.
+	srv := httptest.NewUnstartedServer(a.Handler())
+	srv.Config = httpx.NewServer(a.Handler())
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Env{T: t, DB: d, App: a, Server: srv, Config: cfg, Mail: catcher}
 }
