@@ -9,14 +9,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/config"
@@ -26,26 +24,6 @@ import (
 
 // APIHandler is a Lambda handler for API Gateway HTTP API events.
 type APIHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
-
-// API adapts h to API Gateway v2 events. API Gateway's request id becomes
-// the request's X-Request-Id, so logs and problem bodies carry it.
-func API(h http.Handler) APIHandler {
-	adapter := httpadapter.NewV2(h)
-	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		if rid := ev.RequestContext.RequestID; rid != "" {
-			if ev.Headers == nil {
-				ev.Headers = map[string]string{}
-			}
-			for k := range ev.Headers {
-				if strings.EqualFold(k, "x-request-id") {
-					delete(ev.Headers, k)
-				}
-			}
-			ev.Headers["x-request-id"] = strings.ReplaceAll(rid, "=", "")
-		}
-		return adapter.ProxyWithContext(ctx, ev)
-	}
-}
 
 // AuthorizerHandler is a Lambda authorizer with the simple response format.
 type AuthorizerHandler func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error)
