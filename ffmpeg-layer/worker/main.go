@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/framebroker/framebroker/shared/broker"
+	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
 	"github.com/framebroker/framebroker/shared/preset"
 )
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string) (rep Report, err error) {
 	reportURL := fs.String("report", "", "presigned PUT URL for the JSON report")
 	duration := fs.Float64("duration", 0, "input duration in seconds (from the probe)")
 	ffmpeg := fs.String("ffmpeg", "/usr/bin/ffmpeg", "ffmpeg binary")
+	timeout := fs.Duration("timeout", spec.EncodeTimeoutMinutes*time.Minute, "longest the encode may run")
 	if err := fs.Parse(args); err != nil {
 		return rep, err
 	}
@@ -115,7 +117,9 @@ func run(ctx context.Context, args []string) (rep Report, err error) {
 		}
 	}
 
-	v, err := exec.CommandContext(ctx, *ffmpeg, "-version").Output()
+	vctx, vcancel := context.WithTimeout(ctx, 30*time.Second)
+	v, err := exec.CommandContext(vctx, *ffmpeg, "-version").Output()
+	vcancel()
 	if err != nil {
 		return rep, fmt.Errorf("ffmpeg -version: %w", err)
 	}
@@ -126,11 +130,21 @@ func run(ctx context.Context, args []string) (rep Report, err error) {
 		return rep, err
 	}
 	defer os.RemoveAll(dir)
-	argv := p.Args(inputs[0], dir, *duration)
+	// The input is hostile media: ffmpeg may open nothing but its one
+	// presigned URL, and only with a demuxer that follows no references
+	// (media.Confine adds the protocol and format allow-lists and an I/O
+	// timeout before the -i).
+	argv, err := media.Confine(p.Args(inputs[0], dir, *duration), nil)
+	if err != nil {
+		return rep, err
+	}
 	rep.FFmpegArgv = broker.RedactAll(append([]string{*ffmpeg}, argv...))
 	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, *ffmpeg, argv...)
+	ectx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ectx, *ffmpeg, argv...)
 	cmd.Env = []string{}
+	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/ledger"
+	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -35,9 +36,11 @@ const Function = "assets"
 // MaxSize is the largest asset: S3's single-PUT limit.
 const MaxSize = 5 << 30
 
-// Prober describes media at a URL (ffprobe).
+// Prober describes media at a URL declared as contentType (ffprobe,
+// confined: media.FFprobe). A playlist or other refused format is a
+// *media.RefusedError.
 type Prober interface {
-	Probe(ctx context.Context, url string) (json.RawMessage, error)
+	Probe(ctx context.Context, url, contentType string) (json.RawMessage, error)
 }
 
 // Asset is an uploaded object.
@@ -249,7 +252,8 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *guard.Acce
 		return problem.E(op, problem.Unprocessable, "uploaded object's Content-Type differs from the declared one")
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, body)
+	head := &headBuffer{max: media.SniffLen}
+	n, err := io.Copy(io.MultiWriter(h, head), body)
 	if err != nil {
 		return problem.Wrap(op, problem.Unavailable, fmt.Errorf("read object: %w", err))
 	}
@@ -257,13 +261,21 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *guard.Acce
 		return problem.E(op, problem.Unprocessable, fmt.Sprintf("read %d bytes, declared %d", n, as.Size))
 	}
 	sum := h.Sum(nil)
+	if f := media.Sniff(head.b); f != "" {
+		return refused(op, &media.RefusedError{Format: f, ContentType: as.ContentType})
+	}
 	var probe json.RawMessage
 	if s.prober != nil {
 		url, err := s.store.PresignGet(r.Context(), as.key, 5*time.Minute)
 		if err != nil {
 			return problem.Wrap(op, problem.Internal, err)
 		}
-		probe, _ = s.prober.Probe(r.Context(), url) // not media: probe stays null
+		probe, err = s.prober.Probe(r.Context(), url, as.ContentType)
+		var rf *media.RefusedError
+		if errors.As(err, &rf) {
+			return refused(op, rf)
+		}
+		// Otherwise unreadable as media: probe stays null.
 	}
 	out, err := scanAsset(a.Tx.QueryRow(r.Context(), `UPDATE assets SET status = 'complete', sha256 = $3, size = $4, probe = $5, completed_at = now()
 		WHERE id = $1 AND workspace_id = $2 RETURNING `+assetCols, as.ID, a.Workspace, sum, n, probe))
@@ -275,6 +287,24 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *guard.Acce
 	}
 	httpx.JSON(w, http.StatusOK, out)
 	return nil
+}
+
+// refused answers an upload in a refused format: 422 naming the format.
+func refused(op string, rf *media.RefusedError) error {
+	return problem.E(op, problem.Unprocessable, strings.TrimPrefix(rf.Error(), "media: ")+" (detected format: "+rf.Format+")")
+}
+
+// headBuffer keeps the first max bytes written to it.
+type headBuffer struct {
+	b   []byte
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if n := h.max - len(h.b); n > 0 {
+		h.b = append(h.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
 }
 
 func (s *Service) delete(w http.ResponseWriter, r *http.Request, a *guard.Access) error {

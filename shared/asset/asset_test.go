@@ -167,3 +167,14 @@ func TestCreateValidation(t *testing.T) {
 		})
 	}
 }
+
+// uploadOnly creates an asset and PUTs body to its upload URL.
+func uploadOnly(t *testing.T, e *apptest.Env, tok, ws, name, ct string, body []byte) string {
+	t.Helper()
+	created := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{
+		"filename": name, "content_type": ct, "size": len(body)}).JSON()
+	if code := put(t, created["upload_url"].(string), ct, body); code != 200 {
+		t.Fatalf("PUT: %d", code)
+	}
+	return created["id"].(string)
+}

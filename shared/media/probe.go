@@ -1,4 +1,6 @@
-// Package media runs the real ffprobe on media the server must inspect.
+// Package media runs the real ffprobe on media the server must inspect, and
+// confines every ffprobe and ffmpeg invocation to the one input it was
+// given (see sandbox.go).
 package media
 
 import (
@@ -11,9 +13,6 @@ import (
 	"time"
 )
 
-// ErrUnreadable is returned when ffprobe cannot read the input as media.
-var ErrUnreadable = errors.New("media: input is not readable media")
-
 // FFprobe probes media with the ffprobe binary at Path.
 type FFprobe struct {
 	Path    string        // default "ffprobe"
@@ -21,8 +20,13 @@ type FFprobe struct {
 }
 
 // Probe returns ffprobe's JSON description (format and streams) of the media
-// at url, which may be a presigned HTTP URL or a file path.
-func (f FFprobe) Probe(ctx context.Context, url string) (json.RawMessage, error) {
+// at input — a presigned HTTP(S) URL or a local path — declared as
+// contentType. ffprobe may open nothing but input (protocol allow-list) and
+// may read it only with a demuxer accepted for contentType (format
+// allow-list). A playlist or another format not accepted for contentType is
+// a *RefusedError naming the detected format; anything else ffprobe cannot
+// read is ErrUnreadable.
+func (f FFprobe) Probe(ctx context.Context, input, contentType string) (json.RawMessage, error) {
 	path, timeout := f.Path, f.Timeout
 	if path == "" {
 		path = "ffprobe"
@@ -30,13 +34,26 @@ func (f FFprobe) Probe(ctx context.Context, url string) (json.RawMessage, error)
 	if timeout == 0 {
 		timeout = 60 * time.Second
 	}
+	confine, err := InputArgs(input, Formats(contentType))
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	args := append([]string{"-hide_banner", "-v", "error"}, confine...)
+	args = append(args, "-print_format", "json", "-show_format", "-show_streams", "-i", input)
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, path, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url)
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Env = []string{} // ffprobe needs no credentials
+	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
+		if name := refusedFormat(errb.Bytes()); name != "" {
+			return nil, &RefusedError{Format: name, ContentType: contentType}
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("media: ffprobe: %w", ctx.Err())
+		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return nil, ErrUnreadable

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,7 @@ import (
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
+	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
 	"github.com/framebroker/framebroker/shared/preset"
 )
@@ -135,17 +137,18 @@ func active(ctx context.Context, tx pgx.Tx, p Payload) (job.Job, error) {
 }
 
 type inputInfo struct {
-	Asset  id.AssetID `json:"asset"`
-	SHA256 string     `json:"sha256"`
-	Key    string     `json:"-"`
+	Asset       id.AssetID `json:"asset"`
+	SHA256      string     `json:"sha256"`
+	Key         string     `json:"-"`
+	ContentType string     `json:"-"`
 }
 
 func loadInputs(ctx context.Context, tx pgx.Tx, j job.Job) ([]inputInfo, error) {
 	out := make([]inputInfo, 0, len(j.Inputs))
 	for _, a := range j.Inputs {
 		in := inputInfo{Asset: a}
-		err := tx.QueryRow(ctx, `SELECT object_key, encode(sha256, 'hex') FROM assets WHERE id = $1 AND workspace_id = $2 AND status = 'complete'`,
-			a, j.Workspace).Scan(&in.Key, &in.SHA256)
+		err := tx.QueryRow(ctx, `SELECT object_key, encode(sha256, 'hex'), content_type FROM assets WHERE id = $1 AND workspace_id = $2 AND status = 'complete'`,
+			a, j.Workspace).Scan(&in.Key, &in.SHA256, &in.ContentType)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, fail("Job.InputMissing", "input %s is gone", a)
 		}
@@ -178,30 +181,46 @@ type ProbeResult struct {
 	Duration float64 `json:"duration"`
 }
 
+// probe describes every input with the confined ffprobe (media.FFprobe).
+// It reads the job and its inputs in one short transaction, probes with no
+// transaction open (ffprobe reads the object over the network and may take
+// a while), then records the result in a second transaction that re-checks
+// the job is still active.
 func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
+	var inputs []inputInfo
+	if err := s.withInputs(ctx, p, func(_ pgx.Tx, _ job.Job, ins []inputInfo) error {
+		inputs = ins
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	var res ProbeResult
-	err := s.withInputs(ctx, p, func(tx pgx.Tx, j job.Job, inputs []inputInfo) error {
-		var probed []map[string]any
-		for _, in := range inputs {
-			url, err := s.Store.PresignGet(ctx, in.Key, 5*time.Minute)
-			if err != nil {
-				return err
-			}
-			raw, err := s.Prober.Probe(ctx, url)
-			if err != nil {
-				return fail("Job.InputUnreadable", "input %s: %v", in.Asset, err)
-			}
-			var doc struct {
-				Format struct {
-					Duration string `json:"duration"`
-				} `json:"format"`
-				Streams []json.RawMessage `json:"streams"`
-			}
-			_ = json.Unmarshal(raw, &doc)
-			d, _ := strconv.ParseFloat(doc.Format.Duration, 64)
-			res.Duration = max(res.Duration, d)
-			probed = append(probed, map[string]any{"asset": in.Asset, "sha256": in.SHA256, "duration": d, "streams": len(doc.Streams)})
+	var probed []map[string]any
+	for _, in := range inputs {
+		url, err := s.Store.PresignGet(ctx, in.Key, 5*time.Minute)
+		if err != nil {
+			return nil, err
 		}
+		raw, err := s.Prober.Probe(ctx, url, in.ContentType)
+		var refused *media.RefusedError
+		if errors.As(err, &refused) {
+			return nil, fail("Job.InputRefused", "input %s: %v", in.Asset, err)
+		}
+		if err != nil {
+			return nil, fail("Job.InputUnreadable", "input %s: %v", in.Asset, err)
+		}
+		var doc struct {
+			Format struct {
+				Duration string `json:"duration"`
+			} `json:"format"`
+			Streams []json.RawMessage `json:"streams"`
+		}
+		_ = json.Unmarshal(raw, &doc)
+		d, _ := strconv.ParseFloat(doc.Format.Duration, 64)
+		res.Duration = max(res.Duration, d)
+		probed = append(probed, map[string]any{"asset": in.Asset, "sha256": in.SHA256, "duration": d, "streams": len(doc.Streams)})
+	}
+	err := s.withInputs(ctx, p, func(tx pgx.Tx, j job.Job, _ []inputInfo) error {
 		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'running', input_duration = $2, updated_at = now() WHERE id = $1`, j.ID, res.Duration); err != nil {
 			return err
 		}
@@ -474,7 +493,10 @@ func (s *Steps) markFailed(ctx context.Context, p Payload) (any, error) {
 		j.Status = job.Failed
 		return s.notifyAll(ctx, tx, p.Workspace, j, "job.failed")
 	})
-	if err == nil && s.Health != nil && provider != "" && res.Error != "Job.Finished" {
+	// A job that failed on its own input (refused, unreadable, missing)
+	// says nothing about the provider: counting it would let a customer's
+	// hostile upload put the provider into cooldown for everyone.
+	if err == nil && s.Health != nil && provider != "" && res.Error != "Job.Finished" && !strings.HasPrefix(res.Error, "Job.Input") {
 		s.Health.Failed(ctx, provider, res.Error)
 	}
 	return res, err
