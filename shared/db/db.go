@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,7 +61,12 @@ func InWorkspace(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) err
 }
 
 func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) error {
-	tx, err := Begin(ctx, b, pgx.TxOptions{})
+	opts := pgx.TxOptions{}
+	scoped := false
+	if ws != "" {
+		opts.BeginQuery, scoped = BeginInWorkspace(ws, false)
+	}
+	tx, err := Begin(ctx, b, opts)
 	if err != nil {
 		return err
 	}
@@ -68,7 +74,7 @@ func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) erro
 	// also runs while a panic unwinds, so neither an error nor a panic in
 	// fn leaks the transaction, its connection or its locks.
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if ws != "" {
+	if ws != "" && !scoped {
 		if _, err = tx.Exec(ctx, `SELECT set_config('app.workspace_id', $1, true)`, ws); err != nil {
 			return fmt.Errorf("db: set workspace: %w", err)
 		}
@@ -77,6 +83,25 @@ func run(ctx context.Context, b Beginner, ws string, fn func(pgx.Tx) error) erro
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// BeginInWorkspace returns the statement that opens a transaction already
+// scoped to workspace ws — "BEGIN; SELECT set_config('app.workspace_id',
+// 'ws', true)", READ ONLY if readOnly — sent as one simple-protocol message,
+// so scoping costs no round trip of its own (pass it as
+// pgx.TxOptions.BeginQuery). ok is false when ws is not a UUID: only a
+// UUID's canonical text is ever written into the statement; the caller
+// then scopes with a bound parameter instead.
+func BeginInWorkspace(ws string, readOnly bool) (q string, ok bool) {
+	u, err := uuid.Parse(ws)
+	if err != nil {
+		return "", false
+	}
+	begin := "BEGIN"
+	if readOnly {
+		begin = "BEGIN READ ONLY"
+	}
+	return begin + "; SELECT set_config('app.workspace_id', '" + u.String() + "', true)", true
 }
 
 // Hook is work that must happen only once a transaction has committed:
@@ -92,9 +117,17 @@ type HookTx struct {
 	hooks []Hook
 }
 
-// Begin opens a transaction that accepts after-commit hooks.
+// Begin opens a transaction that accepts after-commit hooks. When b is a
+// pool and the connection it handed out turns out to be dead (the BEGIN is
+// the first thing sent, so none of the caller's work has reached the
+// server), the pool's idle connections are dropped and BEGIN is sent once
+// more on a fresh one.
 func Begin(ctx context.Context, b Beginner, opts pgx.TxOptions) (*HookTx, error) {
 	tx, err := b.BeginTx(ctx, opts)
+	if p, ok := b.(*pgxpool.Pool); ok && retryable(err, true, false) && ctx.Err() == nil {
+		onConnLost(ctx, p, "begin", err)
+		tx, err = b.BeginTx(ctx, opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("db: begin: %w", err)
 	}

@@ -137,7 +137,15 @@ func (d *Dispatcher) loop(ctx context.Context, untilIdle bool, wake <-chan struc
 		got := 0
 		if room := d.MaxInFlight - inflight; room > 0 && ctx.Err() == nil {
 			cs, err := d.claim(ctx, room)
-			if err != nil && ctx.Err() == nil {
+			switch {
+			case err == nil || ctx.Err() != nil:
+			case db.ConnLost(err):
+				// A failover or a terminated session: the claim did not
+				// happen (or its leases expire); the next claim runs on a
+				// fresh connection.
+				d.s.pool.Reset()
+				slog.WarnContext(ctx, "webhook claim: database connection lost; claiming again", "cause", err)
+			default:
 				lastErr = err
 				slog.ErrorContext(ctx, "webhook claim failed", "err", err)
 			}
@@ -154,9 +162,6 @@ func (d *Dispatcher) loop(ctx context.Context, untilIdle bool, wake <-chan struc
 		if untilIdle && inflight == 0 && got == 0 {
 			return attempts, lastErr
 		}
-		if got > 0 && inflight < d.MaxInFlight {
-			continue // claim more while there is room and work
-		}
 		var tick <-chan time.Time
 		if !untilIdle {
 			tick = time.After(d.Poll)
@@ -164,6 +169,16 @@ func (d *Dispatcher) loop(ctx context.Context, untilIdle bool, wake <-chan struc
 		select {
 		case <-done:
 			inflight--
+			// Every attempt that ended meanwhile frees its slot for the
+			// same next claim: one claim per wake-up, not one per attempt.
+			for more := true; more; {
+				select {
+				case <-done:
+					inflight--
+				default:
+					more = false
+				}
+			}
 		case <-wake:
 		case <-tick:
 		case <-ctx.Done():
@@ -187,26 +202,38 @@ type target struct {
 	attemptNo int
 }
 
-func (d *Dispatcher) load(ctx context.Context, tx pgx.Tx, c claimed) (*target, error) {
+// load reads what an attempt needs in one round trip (a read-only
+// pipeline in the workspace's scope). It returns nil when the delivery is
+// no longer to be attempted.
+func (d *Dispatcher) load(ctx context.Context, c claimed) (*target, error) {
 	var (
 		t          target
 		sealed     []byte
 		prev       []byte
 		prevActive bool
+		found      bool
 	)
-	err := tx.QueryRow(ctx, `SELECT d.endpoint_id, e.url, e.secret_enc, e.prev_secret_enc, coalesce(e.prev_secret_until > $2, false),
+	b := &pgx.Batch{}
+	b.Queue(`SELECT d.endpoint_id, e.url, e.secret_enc, e.prev_secret_enc, coalesce(e.prev_secret_until > $2, false),
 			d.message_id, m.body, d.attempts,
 			(SELECT coalesce(max(n), 0) + 1 FROM webhook_attempts a WHERE a.delivery_id = d.id)
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		JOIN webhook_messages m ON m.id = d.message_id
 		WHERE d.id = $1 AND d.status = 'pending' AND e.enabled`, c.delivery, d.s.now()).
-		Scan(&t.endpoint, &t.url, &sealed, &prev, &prevActive, &t.msg, &t.body, &t.attempts, &t.attemptNo)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
+		QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&t.endpoint, &t.url, &sealed, &prev, &prevActive, &t.msg, &t.body, &t.attempts, &t.attemptNo)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			found = err == nil
+			return err
+		})
+	if err := db.ReadPipeline(ctx, d.s.pool, c.ws.UUID().String(), b); err != nil {
 		return nil, err
+	}
+	if !found {
+		return nil, nil
 	}
 	cur, err := d.s.cipher.Open(sealed, adFor(t.endpoint))
 	if err != nil {
@@ -232,12 +259,7 @@ type outcome struct {
 func (o outcome) ok() bool { return o.status >= 200 && o.status < 300 }
 
 func (d *Dispatcher) attempt(ctx context.Context, c claimed) {
-	var t *target
-	err := db.InWorkspace(ctx, d.s.pool, c.ws.UUID().String(), func(tx pgx.Tx) error {
-		var err error
-		t, err = d.load(ctx, tx, c)
-		return err
-	})
+	t, err := d.load(ctx, c)
 	if err != nil {
 		slog.ErrorContext(ctx, "webhook load failed", "delivery", c.delivery.String(), "err", err)
 		return // the lease expires and a later run retries
@@ -336,10 +358,6 @@ func (d *Dispatcher) record(ctx context.Context, c claimed, t *target, o outcome
 			errText = &o.err
 		}
 		ms := int(o.latency.Milliseconds())
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_attempts (delivery_id, workspace_id, n, attempted_at, response_status, latency_ms, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.delivery, c.ws, t.attemptNo, now, status, ms, errText); err != nil {
-			return err
-		}
 		gone := o.status == http.StatusGone
 		delay, more := nextDelay(n, o.retryAfter, d.jitter)
 		final := o.ok() || gone || !more
@@ -355,27 +373,32 @@ func (d *Dispatcher) record(ctx context.Context, c claimed, t *target, o outcome
 			v := now.Add(delay)
 			next = &v
 		}
-		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET attempts = $2, last_attempt_at = $3, response_status = $4,
+		// The attempt, the delivery and the endpoint's breaker go in one
+		// round trip.
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO webhook_attempts (delivery_id, workspace_id, n, attempted_at, response_status, latency_ms, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.delivery, c.ws, t.attemptNo, now, status, ms, errText)
+		b.Queue(`UPDATE webhook_deliveries SET attempts = $2, last_attempt_at = $3, response_status = $4,
 				latency_ms = $5, last_error = $6, lease_until = NULL, status = $7, next_attempt_at = $8,
 				finished_at = CASE WHEN $7 = 'pending' THEN NULL ELSE $3::timestamptz END
-			WHERE id = $1`, c.delivery, n, now, status, ms, errText, st, next); err != nil {
-			return err
-		}
+			WHERE id = $1`, c.delivery, n, now, status, ms, errText, st, next)
 		if o.ok() {
-			_, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0`, t.endpoint)
-			return err
+			b.Queue(`UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0`, t.endpoint)
+			return tx.SendBatch(ctx, b).Close()
 		}
 		reason = fmt.Sprintf("%d consecutive failed attempts (last: %s)", FailuresToDisable, o.err)
 		if gone {
 			reason = "the endpoint answered 410 Gone"
 		}
 		var was, is bool
-		if err := tx.QueryRow(ctx, `UPDATE webhook_endpoints e SET consecutive_failures = e.consecutive_failures + 1,
+		b.Queue(`UPDATE webhook_endpoints e SET consecutive_failures = e.consecutive_failures + 1,
 				enabled = e.enabled AND NOT ($2 OR e.consecutive_failures + 1 >= $3),
 				disabled_reason = CASE WHEN e.enabled AND ($2 OR e.consecutive_failures + 1 >= $3) THEN $4 ELSE e.disabled_reason END,
 				updated_at = now()
 			FROM (SELECT id, enabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE) old
-			WHERE e.id = old.id RETURNING old.enabled, e.enabled`, t.endpoint, gone, FailuresToDisable, reason).Scan(&was, &is); err != nil {
+			WHERE e.id = old.id RETURNING old.enabled, e.enabled`, t.endpoint, gone, FailuresToDisable, reason).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&was, &is) })
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if !was || is {

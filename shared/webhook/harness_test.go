@@ -24,13 +24,26 @@ import (
 	"github.com/framebroker/framebroker/shared/webhook"
 )
 
-// clock is an injectable clock.
+// clock is an injectable clock: frozen (tests advance it), or following
+// the wall clock once Follow is called (benchmarks, where deliveries are
+// stamped with the database's clock and must fall due in real time).
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu     sync.Mutex
+	t      time.Time
+	follow bool
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.follow {
+		return time.Now()
+	}
+	return c.t
+}
+
+// Follow makes the clock read the wall clock from now on.
+func (c *clock) Follow() { c.mu.Lock(); c.follow = true; c.mu.Unlock() }
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
@@ -204,6 +217,13 @@ func newReceiver(t testing.TB, c *clock, respond func(n int, w http.ResponseWrit
 	}))
 	t.Cleanup(rv.Server.Close)
 	return rv
+}
+
+// count is how many requests the receiver got.
+func (rv *receiver) count() int {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return len(rv.hits)
 }
 
 func (rv *receiver) got() []hit {
