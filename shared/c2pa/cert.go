@@ -91,11 +91,11 @@ func (ca CA) Issue(pub crypto.PublicKey, subject pkix.Name, notBefore, notAfter 
 		return nil, fmt.Errorf("c2pa: signer key: %w", err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(ski, []byte(subject.String()), []byte(notBefore.UTC().Format(time.RFC3339Nano))),
-		Subject:               subject,
-		NotBefore:             notBefore.UTC().Truncate(time.Second),
-		NotAfter:              notAfter.UTC().Truncate(time.Second),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		SerialNumber: serial(ski, []byte(subject.String()), []byte(notBefore.UTC().Format(time.RFC3339Nano))),
+		Subject:      subject,
+		NotBefore:    notBefore.UTC().Truncate(time.Second),
+		NotAfter:     notAfter.UTC().Truncate(time.Second),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
 		// emailProtection is what current readers accept; documentSigning
 		// is the usage C2PA 2.x names for document signers.
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},

@@ -118,14 +118,23 @@ func build(label string, m Manifest, binding Assertion, s Signer) (built, error)
 	all := append([]Assertion{binding}, m.Assertions...)
 	var boxes [][]byte
 	var refs []hashedURI
+	byLabel := map[string]hashedURI{}
 	for _, a := range all {
-		data, err := encMode.Marshal(a.Data)
+		v := a.Data
+		if ac, ok := v.(actions); ok {
+			if v, err = ac.withRefs(byLabel); err != nil {
+				return built{}, err
+			}
+		}
+		data, err := encMode.Marshal(v)
 		if err != nil {
 			return built{}, fmt.Errorf("c2pa: assertion %s: %w", a.Label, err)
 		}
 		payload := superBoxPayload(uuidCBOR, a.Label, appendBox(nil, cborType, data))
 		sum := sha256.Sum256(payload)
-		refs = append(refs, hashedURI{URL: "self#jumbf=" + labelAssertions + "/" + a.Label, Hash: sum[:]})
+		ref := hashedURI{URL: "self#jumbf=" + labelAssertions + "/" + a.Label, Hash: sum[:]}
+		refs = append(refs, ref)
+		byLabel[a.Label] = ref
 		boxes = append(boxes, appendBox(nil, jumbType, payload))
 	}
 	c := claimV2{

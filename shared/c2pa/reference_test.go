@@ -2,6 +2,8 @@ package c2pa
 
 import (
 	"bytes"
+	"crypto/x509"
+	"io"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/x509/pkix"
@@ -166,16 +168,12 @@ func testSigner(t testing.TB) (Signer, CA) {
 }
 
 func testManifest() Manifest {
-	return Manifest{
-		Title:     "output.mp4",
-		Generator: Generator{Name: "Framebroker", Version: "test"},
-		Assertions: []Assertion{
-			{Label: LabelActions, Data: map[string]any{"actions": []map[string]any{
-				{"action": "c2pa.created", "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
-					"softwareAgent": map[string]any{"name": "Framebroker", "version": "test"}},
-			}}},
-		},
-	}
+	agent := Generator{Name: "Framebroker", Version: "test"}
+	return TranscodeManifest("output.mp4", agent, SourceTrainedAlgorithmic,
+		Ingredient{Title: "in.mov", Format: "video/quicktime", Asset: "ast_1", SHA256: strings.Repeat("ab", 32)},
+		JobAssertion{Workspace: "ws_1", Job: "job_1", Attempt: 1, Preset: "mp4-h264-720p", Output: "output.mp4",
+			WorkerSHA256: strings.Repeat("cd", 32), TrailSHA256: strings.Repeat("ef", 32), LedgerSeq: 7, LedgerHead: strings.Repeat("01", 32),
+			Inputs: []JobInput{{Asset: "ast_1", SHA256: strings.Repeat("ab", 32)}}})
 }
 
 func TestMP4ReadByReferenceImplementation(t *testing.T) {
@@ -207,3 +205,80 @@ func TestMP4ReadByReferenceImplementation(t *testing.T) {
 		t.Fatalf("ffmpeg decoding the signed file: %v %s", err, b)
 	}
 }
+
+func TestJPEGReadByReferenceImplementation(t *testing.T) {
+	_, jpg := fixtures(t)
+	s, ca := testSigner(t)
+	var out bytes.Buffer
+	m := testManifest()
+	m.Title = "sprite.jpg"
+	if _, err := EmbedJPEG(bytes.NewReader(jpg), int64(len(jpg)), &out, m, s); err != nil {
+		t.Fatal(err)
+	}
+	rep, raw := referenceRead(t, "image/jpeg", out.Bytes(), nil)
+	if rep.ValidationState != "Valid" || len(rep.failures()) > 0 || !rep.hasSuccess("assertion.dataHash.match") {
+		t.Fatalf("reference reader: state %q failures %v\n%s", rep.ValidationState, rep.failures(), raw)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	got, err := Verify(bytes.NewReader(out.Bytes()), int64(out.Len()), VerifyOptions{Roots: roots})
+	if err != nil || !got.Valid || !got.Trusted {
+		t.Fatalf("Framebroker verifier: %v %+v", err, got)
+	}
+}
+
+// TestTamperedOutputsFail flips one byte in the media and one in the
+// manifest of a signed MP4 and a signed JPEG: the reference reader and
+// Framebroker's verifier both report a failure.
+func TestTamperedOutputsFail(t *testing.T) {
+	mp4, jpg := fixtures(t)
+	s, _ := testSigner(t)
+	for _, tc := range []struct {
+		name  string
+		mime  string
+		src   []byte
+		embed func(io.ReaderAt, int64, io.Writer, Manifest, Signer) (Embedded, error)
+	}{
+		{"mp4", "video/mp4", mp4, EmbedBMFF},
+		{"jpeg", "image/jpeg", jpg, EmbedJPEG},
+	} {
+		var out bytes.Buffer
+		emb, err := tc.embed(bytes.NewReader(tc.src), int64(len(tc.src)), &out, testManifest(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed := out.Bytes()
+		rep, err := Verify(bytes.NewReader(signed), int64(len(signed)), VerifyOptions{})
+		if err != nil || !rep.Valid || rep.StoreSHA256 != emb.StoreSHA256 || rep.Framebroker == nil || rep.Framebroker.Job != "job_1" {
+			t.Fatalf("%s: untampered: %v %+v", tc.name, err, rep)
+		}
+		// media: the last byte is always media (mdat / entropy-coded data
+		// before EOI for JPEG, so take one a little earlier).
+		mediaAt := len(signed) - 1
+		if tc.name == "jpeg" {
+			mediaAt = len(signed) - 10
+		}
+		// manifest: a byte inside the claim's CBOR (its dc:title).
+		manifestAt := bytes.Index(signed, []byte(m2title(tc.name)))
+		if manifestAt < 0 {
+			t.Fatal("title not found in the manifest")
+		}
+		for _, at := range []struct {
+			where string
+			off   int
+		}{{"media", mediaAt}, {"manifest", manifestAt}} {
+			bad := bytes.Clone(signed)
+			bad[at.off] ^= 0x01
+			ref, raw := referenceRead(t, tc.mime, bad, nil)
+			if ref.ValidationState == "Valid" || ref.ValidationState == "Trusted" || (ref.Error == "" && len(ref.failures()) == 0) {
+				t.Errorf("%s, byte flipped in the %s: the reference reader says %q\n%s", tc.name, at.where, ref.ValidationState, raw)
+			}
+			got, err := Verify(bytes.NewReader(bad), int64(len(bad)), VerifyOptions{})
+			if err == nil && got.Valid {
+				t.Errorf("%s, byte flipped in the %s: Framebroker's verifier says valid", tc.name, at.where)
+			}
+		}
+	}
+}
+
+func m2title(string) string { return "output.mp4" }
