@@ -55,7 +55,7 @@ func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j jo
 		return nil // not a paid job
 	}
 	if !acct.CardVerified && acct.Credits <= 0 {
-		return problem.E(op, problem.PaymentRequired,
+		return problem.CardRequired.E(op,
 			"this workspace has no verified card and no credits: verify a card (POST /v1/workspaces/{ws}/billing/card-check) or buy credits (POST /v1/workspaces/{ws}/checkout)")
 	}
 	res, err := Reserve(ctx, tx, a.Workspace, j.ID, est, acct.Ceilings, nil, !acct.CardVerified)
@@ -63,7 +63,7 @@ func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j jo
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	if !res.OK && res.Window == WindowCredits {
-		return problem.E(op, problem.PaymentRequired, fmt.Sprintf(
+		return problem.CreditsInsufficient.E(op, fmt.Sprintf(
 			"this workspace has no verified card and its credits do not cover this job (estimated %s) on top of its jobs in progress: buy credits (POST /v1/workspaces/{ws}/checkout) or verify a card (POST /v1/workspaces/{ws}/billing/card-check)",
 			FormatUSD(est)))
 	}
@@ -71,7 +71,7 @@ func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j jo
 		// The submission's transaction holds a connection and rolls back:
 		// record and mail the 100 % alert on another, after it is released.
 		go s.alertRefused(context.WithoutCancel(ctx), a.Workspace, res)
-		return &problem.Error{Op: op, Kind: problem.PaymentRequired, RetryAfter: max(time.Until(res.ResetsAt), time.Second),
+		return &problem.Error{Op: op, Kind: problem.PaymentRequired, Refusal: problem.SpendCeilingReached.Slug, RetryAfter: max(time.Until(res.ResetsAt), time.Second),
 			Detail: fmt.Sprintf("the %s spend ceiling would be exceeded by this job (estimated %s); it resets at %s",
 				windowNames[res.Window], FormatUSD(est), res.ResetsAt.UTC().Format(time.RFC3339))}
 	}

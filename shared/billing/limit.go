@@ -49,7 +49,7 @@ func (l *Limiter) Limit(ctx context.Context, h http.Header, a *guard.Access) err
 	}
 	ratelimit.SetHeaders(h, d)
 	if !d.Allowed {
-		return &problem.Error{Op: op, Kind: problem.RateLimited, RetryAfter: d.RetryAfter,
+		return &problem.Error{Op: op, Kind: problem.RateLimited, Refusal: problem.RateLimitedRefusal.Slug, RetryAfter: d.RetryAfter,
 			Detail: "too many " + l.name + " requests for this user or workspace; see the RateLimit header"}
 	}
 	return nil

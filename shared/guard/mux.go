@@ -490,10 +490,10 @@ func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, m
 	}
 	a.Role = r
 	if r < g.route.Policy.MinRole {
-		return problem.E(op, problem.Forbidden, fmt.Sprintf("this needs the %s role or higher; you are %s", g.route.Policy.MinRole, r))
+		return problem.RoleInsufficient.E(op, fmt.Sprintf("this needs the %s role or higher; you are %s", g.route.Policy.MinRole, r))
 	}
 	if deleting && method != http.MethodGet && method != http.MethodHead && !g.route.DuringDeletion {
-		return problem.E(op, problem.Conflict, "this workspace is scheduled for deletion and is read-only; its owner can cancel the deletion until it is purged")
+		return problem.WorkspaceDeleting.E(op, "this workspace is scheduled for deletion and is read-only; its owner can cancel the deletion until it is purged")
 	}
 	return nil
 }

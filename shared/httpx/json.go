@@ -4,12 +4,14 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/framebroker/framebroker/shared/problem"
@@ -18,28 +20,42 @@ import (
 // MaxBody is the largest JSON request body accepted.
 const MaxBody = 1 << 20
 
-// Decode reads exactly one JSON object from r's body into v. It refuses a
-// content type other than application/json (415), bodies over MaxBody (413),
-// unknown fields, trailing data and malformed JSON (400).
+// Decode reads exactly one JSON object from r's body into v: the one place
+// request input is checked before any handler sees it. It refuses a content
+// type other than application/json (415), bodies over MaxBody (413), and
+// with 400 problem+json naming the field: unknown fields, trailing data,
+// malformed JSON, bytes that are not UTF-8, the NUL character anywhere
+// (Postgres cannot store it), duplicate keys, and keys that differ only in
+// case from each other or from the field they would fill (see strict).
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	const op = "httpx.Decode"
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return problem.E(op, problem.UnsupportedMedia, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(op, err)
+		}
+		return &problem.Error{Op: op, Kind: problem.Invalid, Detail: "request body could not be read", Err: err}
+	}
+	return DecodeBytes(op, body, v)
+}
+
+// DecodeBytes is Decode for a body already read: the same checks, the same
+// refusals, reported under op.
+func DecodeBytes(op string, body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(op, err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(op, err)
-		}
 		return problem.E(op, problem.Invalid, "request body must hold a single JSON object")
 	}
-	return nil
+	return strict(op, body, reflect.TypeOf(v))
 }
 
 func decodeError(op string, err error) error {

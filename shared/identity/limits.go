@@ -72,7 +72,7 @@ func (s *Service) spend(ctx context.Context, op, key string, l Limit) error {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
 	if !ok {
-		return &problem.Error{Op: op, Kind: problem.RateLimited, RetryAfter: retry,
+		return &problem.Error{Op: op, Kind: problem.RateLimited, Refusal: problem.RateLimitedRefusal.Slug, RetryAfter: retry,
 			Detail: "too many attempts; wait before trying again"}
 	}
 	return nil
@@ -85,7 +85,7 @@ func (s *Service) peek(ctx context.Context, op, key string, l Limit) error {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
 	if !ok {
-		return &problem.Error{Op: op, Kind: problem.RateLimited, RetryAfter: retry,
+		return &problem.Error{Op: op, Kind: problem.RateLimited, Refusal: problem.RateLimitedRefusal.Slug, RetryAfter: retry,
 			Detail: "too many failed attempts for this account; wait before trying again, or sign in with a magic link"}
 	}
 	return nil

@@ -248,7 +248,7 @@ func (s *Service) FinishOAuth(ctx context.Context, provider, state, cookie, code
 			Detail: "the provider did not confirm this sign-in; start again"}
 	}
 	if !ext.EmailVerified || ext.Email == "" {
-		return "", User{}, problem.E(op, problem.Forbidden,
+		return "", User{}, problem.ProviderEmailUnverified.E(op,
 			"your "+p.Name+" account has no verified email address; verify it there and sign in again")
 	}
 	var tok string

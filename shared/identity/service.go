@@ -378,7 +378,7 @@ func RequireVerifiedEmail(ctx context.Context, q db.Querier, user id.UserID) err
 		return err
 	}
 	if !ok {
-		return problem.E("identity.RequireVerifiedEmail", problem.Forbidden,
+		return problem.EmailUnverified.E("identity.RequireVerifiedEmail",
 			"verify your email address before submitting paid work (POST /v1/auth/verify-email/resend sends a new link)")
 	}
 	return nil

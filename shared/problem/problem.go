@@ -1,7 +1,8 @@
 // Package problem is Framebroker's error type and its one mapping to HTTP:
 // application/problem+json (RFC 9457). An Error carries the operation that
-// failed and a Kind; the Kind alone decides the status and the stable `type`
-// URI, so handlers never choose status codes by hand.
+// failed and a Kind; the Kind alone decides the status, so handlers never
+// choose status codes by hand. The stable `type` URI is the Kind's, unless
+// the error is a Refusal (refusal.go): a specific reason with its own type.
 package problem
 
 import (
@@ -82,6 +83,7 @@ type Error struct {
 	Detail     string        // safe, human text for the client
 	Fields     []FieldError  // per-field problems, for Invalid
 	RetryAfter time.Duration // for RateLimited / Unavailable
+	Refusal    string        // slug of a Refusal, when the error is one
 	Err        error         // the underlying cause
 }
 
@@ -159,9 +161,13 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	kind := KindOf(err)
 	info := kinds[kind]
+	typ, title := kind.Type(), info.title
+	if f, ok := refusals[refusalOf(err)]; ok && f.Kind == kind {
+		typ, title = f.Type(), f.Title
+	}
 	body := Body{
-		Type:      kind.Type(),
-		Title:     info.title,
+		Type:      typ,
+		Title:     title,
 		Status:    info.status,
 		Instance:  r.URL.Path,
 		RequestID: RequestIDFunc(r),
@@ -195,6 +201,18 @@ func firstDetail(err error) (string, []FieldError) {
 		err = e.Err
 	}
 	return "", nil
+}
+
+// refusalOf is the slug of the outermost Refusal in err's chain, or "".
+func refusalOf(err error) string {
+	var e *Error
+	for errors.As(err, &e) {
+		if e.Refusal != "" {
+			return e.Refusal
+		}
+		err = e.Err
+	}
+	return ""
 }
 
 func retryAfter(err error) time.Duration {

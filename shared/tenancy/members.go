@@ -64,7 +64,7 @@ func (s *Service) listMembers(w http.ResponseWriter, r *http.Request, a *guard.A
 // only owners touch ownership.
 func mayGrant(op string, by, r guard.Role) error {
 	if r == guard.Owner && by != guard.Owner {
-		return problem.E(op, problem.Forbidden, "only an owner can grant or change the owner role")
+		return problem.OwnerRoleRequired.E(op, "only an owner can grant or change the owner role")
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func (s *Service) updateMember(w http.ResponseWriter, r *http.Request, a *guard.
 		return err
 	}
 	if current == guard.Owner && in.Role != guard.Owner && owners == 1 {
-		return problem.E(op, problem.Conflict, "a workspace keeps at least one owner; promote another member first")
+		return problem.LastOwner.E(op, "a workspace keeps at least one owner; promote another member first")
 	}
 	m, err := scanMember(a.Tx.QueryRow(r.Context(), `WITH m AS (
 		UPDATE members SET role = $3 WHERE workspace_id = $1 AND user_id = $2 RETURNING *)
@@ -187,7 +187,7 @@ func (s *Service) removeMember(w http.ResponseWriter, r *http.Request, a *guard.
 		return err
 	}
 	if current == guard.Owner && owners == 1 {
-		return problem.E(op, problem.Conflict, "a workspace keeps at least one owner")
+		return problem.LastOwner.E(op, "a workspace keeps at least one owner; promote another member first")
 	}
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM members WHERE workspace_id = $1 AND user_id = $2`, a.Workspace, a.Member()); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
