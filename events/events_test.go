@@ -21,6 +21,7 @@ import (
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/lambdafn"
+	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
 	"github.com/framebroker/framebroker/shared/pipeline"
 )
 
@@ -144,7 +145,7 @@ func TestSampleEvents(t *testing.T) {
 					if err := json.Unmarshal(raw, &p); err != nil {
 						t.Fatal(err)
 					}
-					_, err := lambdafn.Steps(e.App.Pipeline.Steps)(ctx, p)
+					_, err := appfn.Steps(e.App.Pipeline.Steps)(ctx, p)
 					var le messages.InvokeResponse_Error
 					switch {
 					case exp.Expect.OK && err != nil:
@@ -163,7 +164,7 @@ func TestSampleEvents(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					out, err := lambdafn.Cron(h)(ctx, ev)
+					out, err := lambdafn.Cron(h, e.Config.CronSecret)(ctx, ev)
 					if exp.Expect.Status != 0 {
 						if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("status %d", exp.Expect.Status)) {
 							t.Fatalf("err %v, want status %d", err, exp.Expect.Status)

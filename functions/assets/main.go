@@ -3,6 +3,6 @@
 // server runs.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import "github.com/framebroker/framebroker/shared/lambdafn/appfn"
 
-func main() { lambdafn.Main("assets") }
+func main() { appfn.Main("assets") }

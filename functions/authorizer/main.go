@@ -3,6 +3,6 @@
 // guard runs.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import "github.com/framebroker/framebroker/shared/lambdafn/authfn"
 
-func main() { lambdafn.MainAuthorizer() }
+func main() { authfn.Main() }

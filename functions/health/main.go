@@ -1,8 +1,10 @@
-// Command health is the Lambda serving the "health" routes of the router table
-// (see shared/app). It holds no logic: the handlers are the ones the local
-// server runs.
+// Command health is the Lambda serving GET /healthz. It links the HTTP
+// plumbing and the health route only: no database, no secrets, no domain.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import (
+	"github.com/framebroker/framebroker/shared/health"
+	"github.com/framebroker/framebroker/shared/lambdafn"
+)
 
-func main() { lambdafn.Main("health") }
+func main() { lambdafn.ServeRoutes(health.Routes()) }

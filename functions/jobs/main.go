@@ -3,6 +3,6 @@
 // ones the local server runs.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import "github.com/framebroker/framebroker/shared/lambdafn/appfn"
 
-func main() { lambdafn.Main("jobs") }
+func main() { appfn.Main("jobs") }

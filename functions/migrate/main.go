@@ -3,6 +3,6 @@
 // password (see lambdafn.Migrator). It serves no route.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import "github.com/framebroker/framebroker/shared/lambdafn/migratefn"
 
-func main() { lambdafn.MainMigrate() }
+func main() { migratefn.Main() }

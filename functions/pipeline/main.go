@@ -3,6 +3,6 @@
 // mark_failed). The local runner calls the same step handlers.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import "github.com/framebroker/framebroker/shared/lambdafn/appfn"
 
-func main() { lambdafn.MainPipeline() }
+func main() { appfn.MainPipeline() }

@@ -3,6 +3,6 @@
 // server runs.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn"
+import "github.com/framebroker/framebroker/shared/lambdafn/appfn"
 
-func main() { lambdafn.Main("releases") }
+func main() { appfn.Main("releases") }

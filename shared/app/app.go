@@ -21,6 +21,7 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/health"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/identity"
@@ -33,7 +34,7 @@ import (
 )
 
 // HealthFunction is the Lambda serving /healthz.
-const HealthFunction = "health"
+const HealthFunction = health.Function
 
 // App holds the process-wide dependencies.
 type App struct {
@@ -90,14 +91,14 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.Keys = k
 	}
 	if a.Keys == nil {
-		a.Keys = keyring.NewDir(keyring.DefaultDir())
+		a.Keys = keyring.Default()
 	}
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}
 	a.newBilling(cfg)
 	a.routes = a.Billing.ApplyLimits(concat(
-		[]guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: a.health, Function: HealthFunction}},
+		health.Routes(),
 		a.Identity.Routes(),
 		tenancy.NewService(pool, users).WithSessions(a.Identity).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
@@ -161,11 +162,6 @@ func (a *App) FunctionHandler(function string) (http.Handler, error) {
 		return nil, err
 	}
 	return httpx.Middleware(mux), nil
-}
-
-func (a *App) health(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
-	httpx.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
 }
 
 // Close releases the pool.

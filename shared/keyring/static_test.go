@@ -65,3 +65,21 @@ func FuzzParseKeyring(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultNeverGeneratesInLambda: a Lambda container given no keyring
+// gets None (every call refused), never a keyring generated per container.
+func TestDefaultNeverGeneratesInLambda(t *testing.T) {
+	t.Setenv(EnvDir, t.TempDir())
+	t.Setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+	k := Default()
+	if _, ok := k.(None); !ok {
+		t.Fatalf("Default() in Lambda = %T", k)
+	}
+	if _, err := k.PublicKeys(context.Background()); !errors.Is(err, ErrNoKeyring) {
+		t.Fatalf("PublicKeys: %v", err)
+	}
+	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
+	if _, ok := Default().(*Dir); !ok {
+		t.Fatalf("Default() locally = %T", Default())
+	}
+}

@@ -15,26 +15,39 @@ import (
 )
 
 // CronEvent is what an EventBridge schedule sends the cron Lambda: the
-// rule's target input is this object (not the EventBridge envelope), with
-// the secret resolved from Secrets Manager at deploy time.
+// rule's target input is this object (not the EventBridge envelope). The
+// schedule sends only the job: the cron secret stays in Secrets Manager,
+// which the function reads itself at cold start (EnvCronSecretArn), and
+// who may invoke the function is the Lambda resource policy's decision.
+// Secret, when an event carries one, is checked instead of the function's
+// own (a wrong one is refused).
 type CronEvent struct {
 	Job    string `json:"job"`
-	Secret string `json:"secret"`
+	Secret string `json:"secret,omitempty"`
 }
 
 // Object is the event as the rule target input.
 func (e CronEvent) Object() map[string]any {
-	return map[string]any{"job": e.Job, "secret": e.Secret}
+	m := map[string]any{"job": e.Job}
+	if e.Secret != "" {
+		m["secret"] = e.Secret
+	}
+	return m
 }
 
 // Cron runs a CronEvent through h as POST /internal/cron/{job} with the
-// secret in X-Cron-Secret, so the schedule goes through the same guard
+// event's secret, or else own (the function's resolved cron secret), in
+// X-Cron-Secret, so the schedule goes through the same guard
 // (constant-time secret check) and handler as the local ticker's calls. A
 // non-2xx reply is an error (Lambda counts it; EventBridge retries).
-func Cron(h http.Handler) func(context.Context, CronEvent) (json.RawMessage, error) {
+func Cron(h http.Handler, own string) func(context.Context, CronEvent) (json.RawMessage, error) {
 	return func(ctx context.Context, ev CronEvent) (json.RawMessage, error) {
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/internal/cron/"+url.PathEscape(ev.Job), http.NoBody)
-		req.Header.Set(cron.HeaderSecret, ev.Secret)
+		secret := ev.Secret
+		if secret == "" {
+			secret = own
+		}
+		req.Header.Set(cron.HeaderSecret, secret)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		body := bytes.TrimSpace(rec.Body.Bytes())
@@ -60,10 +73,11 @@ func isCronEvent(raw []byte) (CronEvent, bool) {
 	return probe.CronEvent, true
 }
 
-// dispatch serves both event shapes a route Lambda receives: API Gateway v2
-// requests and, for the function serving the cron route, CronEvents.
-func dispatch(h http.Handler) func(context.Context, json.RawMessage) (any, error) {
-	api, cronFn := API(h), Cron(h)
+// Dispatch serves both event shapes a route Lambda receives: API Gateway v2
+// requests and, for the function serving the cron route, CronEvents (run
+// with cronSecret unless the event carries its own).
+func Dispatch(h http.Handler, cronSecret string) func(context.Context, json.RawMessage) (any, error) {
+	api, cronFn := API(h), Cron(h, cronSecret)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		if ev, ok := isCronEvent(raw); ok {
 			return cronFn(ctx, ev)

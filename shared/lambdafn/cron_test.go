@@ -19,7 +19,9 @@ func TestCronEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handle := dispatch(h)
+	handle := Dispatch(h, e.Config.CronSecret)
+	// A function whose own secret is missing refuses events without one.
+	bare := Dispatch(h, "")
 	ctx := context.Background()
 	raw := func(ev any) json.RawMessage {
 		b, err := json.Marshal(ev)
@@ -36,7 +38,7 @@ func TestCronEvents(t *testing.T) {
 		{"right secret runs the job", CronEvent{Job: cron.WebhookRetries, Secret: e.Config.CronSecret}, ""},
 		{"wrong secret", CronEvent{Job: cron.WebhookRetries, Secret: e.Config.CronSecret + "x"}, "status 40"},
 		{"secret prefix", CronEvent{Job: cron.WebhookRetries, Secret: e.Config.CronSecret[:len(e.Config.CronSecret)-1]}, "status 40"},
-		{"no secret", CronEvent{Job: cron.WebhookRetries}, "status 40"},
+		{"no secret in the event: the function's own", CronEvent{Job: cron.WebhookRetries}, ""},
 		{"unknown job", CronEvent{Job: "nope", Secret: e.Config.CronSecret}, "status 404"},
 		{"path traversal in the job name", CronEvent{Job: "../../v1/workspaces", Secret: e.Config.CronSecret}, "status 404"},
 	} {
@@ -59,6 +61,9 @@ func TestCronEvents(t *testing.T) {
 				t.Fatalf("result %s (%v)", out, err)
 			}
 		})
+	}
+	if _, err := bare(ctx, raw(CronEvent{Job: cron.WebhookRetries})); err == nil || !strings.Contains(err.Error(), "status 40") {
+		t.Fatalf("no secret anywhere: err %v, want a refusal", err)
 	}
 	// An API Gateway request to the same function is served as HTTP, not
 	// mistaken for a cron event.

@@ -1,24 +1,28 @@
 // Package lambdafn is the AWS Lambda wiring: it adapts API Gateway (HTTP
 // API, payload v2) events to the same net/http handlers the local server
-// serves, and runs the Lambda authorizer on the same Authenticate code the
-// local middleware uses. functions/<name>/main.go call Main or
-// MainAuthorizer and nothing else.
+// serves, EventBridge's cron events to the cron route, and runs the Lambda
+// authorizer on the same Authenticate code the local middleware uses.
+//
+// It is the light part every function links: no domain package, no AWS
+// SDK. Start-up (secrets, configuration, the database pool) is in
+// lambdafn/coldstart; the mains that wire the app are in lambdafn/appfn
+// (domain functions), lambdafn/authfn (the authorizer) and
+// lambdafn/migratefn (the schema custom resource), so each function links
+// only what its routes need (see TestFunctionImports).
 package lambdafn
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
+	"net/http"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/framebroker/framebroker/shared/app"
-	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -60,62 +64,25 @@ func Authorizer(authn guard.Authenticator) AuthorizerHandler {
 	}
 }
 
-// load reads the configuration (filling secrets from Secrets Manager where
-// the stack names them) and wires the app, exiting on failure (a Lambda
-// that cannot start should fail its init, loudly).
-func load(ctx context.Context) *app.App {
-	lookup, err := ResolveSecrets(ctx, os.LookupEnv, &secretsManager{})
-	if err != nil {
-		slog.Error("secrets", "err", err.Error())
-		os.Exit(1)
-	}
-	cfg, err := config.FromLookup(lookup)
-	if err != nil {
-		slog.Error("config", "err", err.Error())
-		os.Exit(1)
-	}
-	app.SetupLogging(cfg.LogLevel)
-	a, err := app.New(ctx, cfg)
-	if err != nil {
-		slog.Error("wire app", "err", err.Error())
-		os.Exit(1)
-	}
-	return a
+// Serve runs the Lambda serving h: API Gateway v2 requests and, for the
+// cron function, CronEvents (see Dispatch).
+func Serve(h http.Handler, cronSecret string) {
+	lambda.Start(Dispatch(h, cronSecret))
 }
 
-// Main runs the Lambda serving function's routes: API Gateway v2 requests,
-// and CronEvents from EventBridge for the function serving the cron route.
-func Main(function string) {
-	a := load(context.Background())
-	h, err := a.FunctionHandler(function)
+// ServeRoutes runs a Lambda serving only public routes, which need neither
+// a database nor an authenticator (the health function): the same guard
+// mux and middleware as every other function, without a cold start.
+func ServeRoutes(routes []guard.Route) {
+	SetupLogging("info")
+	mux, err := guard.NewMux(routes, nil, nil)
 	if err != nil {
-		slog.Error("function handler", "function", function, "err", err.Error())
-		os.Exit(1)
+		Fatal("routes", err)
 	}
-	lambda.Start(dispatch(h))
-}
-
-// MainAuthorizer runs the Lambda authorizer.
-func MainAuthorizer() {
-	a := load(context.Background())
-	lambda.Start(Authorizer(a.Identity))
-}
-
-// MainMigrate runs the migrate custom resource (see Migrator). It needs the
-// owner's and the app role's secrets, and nothing else of the config.
-func MainMigrate() {
-	ctx := context.Background()
-	app.SetupLogging("info")
-	lookup, err := ResolveSecrets(ctx, os.LookupEnv, &secretsManager{})
-	if err != nil {
-		slog.Error("secrets", "err", err.Error())
-		os.Exit(1)
+	for _, r := range routes {
+		if r.Policy.Level != guard.LevelPublic {
+			Fatal("routes", errors.New("ServeRoutes serves public routes only"), "route", r.Method+" "+r.Pattern)
+		}
 	}
-	owner, _ := lookup(config.EnvOwnerDatabaseURL)
-	appPassword, err := appRolePassword(ctx, os.LookupEnv, &secretsManager{})
-	if err != nil {
-		slog.Error("app role secret", "err", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(cfn.LambdaWrap(Migrator(owner, appPassword)))
+	Serve(httpx.Middleware(mux), "")
 }

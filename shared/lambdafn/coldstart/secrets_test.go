@@ -1,4 +1,4 @@
-package lambdafn
+package coldstart
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // fakeSecrets is an in-memory SecretGetter. The real getter (Secrets
@@ -38,6 +39,7 @@ func TestResolveSecrets(t *testing.T) {
 		"arn:app":   `{"username":"framebroker_app","password":"` + strings.ReplaceAll(hardPassword, `"`, `\"`) + `","host":"db.internal","port":5432,"dbname":"framebroker"}`,
 		"arn:owner": `{"username":"framebroker_owner","password":"o","host":"db.internal","port":"6543"}`,
 		"arn:cron":  "cron-secret-value",
+		"arn:keys":  `{"ed25519":[],"hmac":[]}`,
 		"arn:ops":   `{"FRAMEBROKER_STRIPE_KEY":"sk_live_x","FRAMEBROKER_CRON_SECRET":"not-this-one"}`,
 		"arn:bad":   `{"password": "leaky-secret"`,
 		"arn:evil":  `{"PATH":"/tmp"}`,
@@ -50,19 +52,21 @@ func TestResolveSecrets(t *testing.T) {
 	}{
 		{name: "local stack: nothing to resolve", env: map[string]string{config.EnvDatabaseURL: "postgres://local"},
 			want: map[string]string{config.EnvDatabaseURL: "postgres://local"}},
-		{name: "app database", env: map[string]string{EnvDatabaseSecretArn: "arn:app"},
+		{name: "app database", env: map[string]string{lambdafn.EnvDatabaseSecretArn: "arn:app"},
 			want: map[string]string{config.EnvDatabaseURL: "check-dsn"}},
-		{name: "owner database, string port, default dbname", env: map[string]string{EnvOwnerDatabaseSecretArn: "arn:owner"},
+		{name: "owner database, string port, default dbname", env: map[string]string{lambdafn.EnvOwnerDatabaseSecretArn: "arn:owner"},
 			want: map[string]string{config.EnvOwnerDatabaseURL: "postgres://framebroker_owner:o@db.internal:6543/postgres?sslmode=require"}},
-		{name: "explicit value wins over the secret", env: map[string]string{config.EnvCronSecret: "set", EnvCronSecretArn: "arn:cron"},
+		{name: "explicit value wins over the secret", env: map[string]string{config.EnvCronSecret: "set", lambdafn.EnvCronSecretArn: "arn:cron"},
 			want: map[string]string{config.EnvCronSecret: "set"}},
-		{name: "cron secret", env: map[string]string{EnvCronSecretArn: "arn:cron"},
+		{name: "cron secret", env: map[string]string{lambdafn.EnvCronSecretArn: "arn:cron"},
 			want: map[string]string{config.EnvCronSecret: "cron-secret-value"}},
-		{name: "operator secrets fill, dedicated secrets win", env: map[string]string{EnvCronSecretArn: "arn:cron", EnvSecretsArn: "arn:ops"},
+		{name: "keyring document", env: map[string]string{lambdafn.EnvKeyringSecretArn: "arn:keys"},
+			want: map[string]string{config.EnvKeyring: `{"ed25519":[],"hmac":[]}`}},
+		{name: "operator secrets fill, dedicated secrets win", env: map[string]string{lambdafn.EnvCronSecretArn: "arn:cron", lambdafn.EnvSecretsArn: "arn:ops"},
 			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "sk_live_x", config.EnvCronSecret: "cron-secret-value"}},
-		{name: "missing secret", env: map[string]string{EnvDatabaseSecretArn: "arn:nope"}, wantErr: "ResourceNotFoundException"},
-		{name: "malformed secret is not quoted", env: map[string]string{EnvDatabaseSecretArn: "arn:bad"}, wantErr: "not valid JSON"},
-		{name: "operator secret may not set other variables", env: map[string]string{EnvSecretsArn: "arn:evil"}, wantErr: "not a FRAMEBROKER_ setting"},
+		{name: "missing secret", env: map[string]string{lambdafn.EnvDatabaseSecretArn: "arn:nope"}, wantErr: "ResourceNotFoundException"},
+		{name: "malformed secret is not quoted", env: map[string]string{lambdafn.EnvDatabaseSecretArn: "arn:bad"}, wantErr: "not valid JSON"},
+		{name: "operator secret may not set other variables", env: map[string]string{lambdafn.EnvSecretsArn: "arn:evil"}, wantErr: "not a FRAMEBROKER_ setting"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			secrets.calls = nil

@@ -1,13 +1,15 @@
-package lambdafn
+package migratefn
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/framebroker/framebroker/shared/db/dbtest"
+	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // TestMigrator runs the migrate custom resource against a real database:
@@ -41,4 +43,26 @@ func TestMigrator(t *testing.T) {
 	if _, _, err := Migrator("", "pw")(ctx, cfn.Event{RequestType: cfn.RequestCreate}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("no owner DSN: %v", err)
 	}
+}
+
+// TestHandlerAnswersFailures: a secret that cannot be read is an error
+// returned to CloudFormation (FAILED), never an exit; Delete needs no
+// secret at all.
+func TestHandlerAnswersFailures(t *testing.T) {
+	ctx := context.Background()
+	env := map[string]string{lambdafn.EnvOwnerDatabaseSecretArn: "arn:owner", lambdafn.EnvDatabaseSecretArn: "arn:app"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	h := Handler(lookup, missingSecrets{})
+	if _, _, err := h(ctx, cfn.Event{RequestType: cfn.RequestCreate}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("create without readable secrets: %v", err)
+	}
+	if id, _, err := h(ctx, cfn.Event{RequestType: cfn.RequestDelete}); err != nil || id != MigratePhysicalID {
+		t.Fatalf("delete: %q %v", id, err)
+	}
+}
+
+type missingSecrets struct{}
+
+func (missingSecrets) SecretString(context.Context, string) (string, error) {
+	return "", errors.New("AccessDeniedException: not authorized to decrypt")
 }

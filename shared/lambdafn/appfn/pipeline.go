@@ -1,4 +1,4 @@
-package lambdafn
+package appfn
 
 import (
 	"context"
@@ -34,6 +34,6 @@ func Steps(s *pipeline.Steps) StepHandler {
 
 // MainPipeline runs the pipeline Lambda.
 func MainPipeline() {
-	a := load(context.Background())
+	a := start(pipelineFunction)
 	lambda.Start(Steps(a.Pipeline.Steps))
 }

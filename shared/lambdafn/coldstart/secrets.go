@@ -1,4 +1,9 @@
-package lambdafn
+// Package coldstart is a Lambda's start-up: the configuration with its
+// secrets read from Secrets Manager, the keyring a signing function needs,
+// and a database pool whose connect is bounded and logged and which
+// follows rotation of its secret. Every failure here is returned for
+// lambdafn.Fatal to log as JSON and exit non-zero before the first request.
+package coldstart
 
 import (
 	"context"
@@ -13,25 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/framebroker/framebroker/shared/config"
-)
-
-// Environment variables naming the Secrets Manager secrets the CDK stack
-// gives a Lambda. Each is read once, at cold start, and fills the
-// configuration value it stands for; the values never appear in the
-// Lambda's environment.
-const (
-	// EnvDatabaseSecretArn: framebroker_app's secret (RDS JSON: username,
-	// password, host, port, dbname) → config.EnvDatabaseURL.
-	EnvDatabaseSecretArn = "FRAMEBROKER_DATABASE_SECRET_ARN"
-	// EnvOwnerDatabaseSecretArn: the schema owner's secret, given to the
-	// migrate Lambda only → config.EnvOwnerDatabaseURL.
-	EnvOwnerDatabaseSecretArn = "FRAMEBROKER_OWNER_DATABASE_SECRET_ARN"
-	// EnvCronSecretArn: a plain-string secret → config.EnvCronSecret.
-	EnvCronSecretArn = "FRAMEBROKER_CRON_SECRET_ARN"
-	// EnvSecretsArn: the operator's secret, a JSON object of FRAMEBROKER_*
-	// variables (Stripe key, webhook sealing key, SMTP and OAuth secrets…),
-	// each filling its variable unless the environment sets it.
-	EnvSecretsArn = "FRAMEBROKER_SECRETS_ARN"
+	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // SecretGetter reads a secret's string value.
@@ -56,11 +43,11 @@ func (s DatabaseSecret) DSN() (string, error) {
 		port = "5432"
 	}
 	if s.Username == "" || s.Password == "" || s.Host == "" {
-		return "", errors.New("lambdafn: database secret lacks username, password or host")
+		return "", errors.New("coldstart: database secret lacks username, password or host")
 	}
 	for _, c := range port {
 		if c < '0' || c > '9' {
-			return "", errors.New("lambdafn: database secret port is not a number")
+			return "", errors.New("coldstart: database secret port is not a number")
 		}
 	}
 	db := s.DBName
@@ -82,7 +69,7 @@ func ParseDatabaseSecret(raw string) (DatabaseSecret, error) {
 	var s DatabaseSecret
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		// The error would quote the secret: say only that it is malformed.
-		return DatabaseSecret{}, errors.New("lambdafn: database secret is not valid JSON")
+		return DatabaseSecret{}, errors.New("coldstart: database secret is not valid JSON")
 	}
 	return s, nil
 }
@@ -97,9 +84,10 @@ func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get
 		arnEnv, env string
 		database    bool
 	}{
-		{EnvDatabaseSecretArn, config.EnvDatabaseURL, true},
-		{EnvOwnerDatabaseSecretArn, config.EnvOwnerDatabaseURL, true},
-		{EnvCronSecretArn, config.EnvCronSecret, false},
+		{lambdafn.EnvDatabaseSecretArn, config.EnvDatabaseURL, true},
+		{lambdafn.EnvOwnerDatabaseSecretArn, config.EnvOwnerDatabaseURL, true},
+		{lambdafn.EnvCronSecretArn, config.EnvCronSecret, false},
+		{lambdafn.EnvKeyringSecretArn, config.EnvKeyring, false},
 	} {
 		arn, _ := lookup(s.arnEnv)
 		if arn == "" || set(s.env) {
@@ -107,7 +95,7 @@ func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get
 		}
 		v, err := get.SecretString(ctx, arn)
 		if err != nil {
-			return nil, fmt.Errorf("lambdafn: read secret %s: %w", s.arnEnv, err)
+			return nil, fmt.Errorf("coldstart: read secret %s: %w", s.arnEnv, err)
 		}
 		if s.database {
 			sec, err := ParseDatabaseSecret(v)
@@ -120,18 +108,18 @@ func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get
 		}
 		filled[s.env] = v
 	}
-	if arn, _ := lookup(EnvSecretsArn); arn != "" {
+	if arn, _ := lookup(lambdafn.EnvSecretsArn); arn != "" {
 		v, err := get.SecretString(ctx, arn)
 		if err != nil {
-			return nil, fmt.Errorf("lambdafn: read secret %s: %w", EnvSecretsArn, err)
+			return nil, fmt.Errorf("coldstart: read secret %s: %w", lambdafn.EnvSecretsArn, err)
 		}
 		var m map[string]string
 		if json.Unmarshal([]byte(v), &m) != nil {
-			return nil, fmt.Errorf("lambdafn: %s is not a JSON object of strings", EnvSecretsArn)
+			return nil, fmt.Errorf("coldstart: %s is not a JSON object of strings", lambdafn.EnvSecretsArn)
 		}
 		for k, v := range m {
 			if !strings.HasPrefix(k, "FRAMEBROKER_") || strings.HasSuffix(k, "_ARN") {
-				return nil, fmt.Errorf("lambdafn: %s: key %q is not a FRAMEBROKER_ setting", EnvSecretsArn, k)
+				return nil, fmt.Errorf("coldstart: %s: key %q is not a FRAMEBROKER_ setting", lambdafn.EnvSecretsArn, k)
 			}
 			if _, done := filled[k]; !done && !set(k) {
 				filled[k] = v
@@ -168,11 +156,11 @@ func (s *secretsManager) SecretString(ctx context.Context, arn string) (string, 
 	return *out.SecretString, nil
 }
 
-// appRolePassword reads framebroker_app's password from its secret.
-func appRolePassword(ctx context.Context, lookup func(string) (string, bool), get SecretGetter) (string, error) {
-	arn, _ := lookup(EnvDatabaseSecretArn)
+// AppRolePassword reads framebroker_app's password from its secret.
+func AppRolePassword(ctx context.Context, lookup func(string) (string, bool), get SecretGetter) (string, error) {
+	arn, _ := lookup(lambdafn.EnvDatabaseSecretArn)
 	if arn == "" {
-		return "", fmt.Errorf("lambdafn: %s is not set", EnvDatabaseSecretArn)
+		return "", fmt.Errorf("coldstart: %s is not set", lambdafn.EnvDatabaseSecretArn)
 	}
 	v, err := get.SecretString(ctx, arn)
 	if err != nil {
@@ -183,7 +171,7 @@ func appRolePassword(ctx context.Context, lookup func(string) (string, bool), ge
 		return "", err
 	}
 	if s.Password == "" {
-		return "", errors.New("lambdafn: app role secret has no password")
+		return "", errors.New("coldstart: app role secret has no password")
 	}
 	return s.Password, nil
 }

@@ -1,0 +1,50 @@
+// Package appfn holds the mains of the functions that serve the app's
+// domain routes (everything but health, the authorizer and migrate): the
+// cold start (lambdafn/coldstart), then the app wired on its pool, then the
+// function's routes from the router table.
+package appfn
+
+import (
+	"context"
+
+	"github.com/framebroker/framebroker/shared/app"
+	"github.com/framebroker/framebroker/shared/blob/s3blob"
+	"github.com/framebroker/framebroker/shared/lambdafn"
+	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
+	"github.com/framebroker/framebroker/shared/media"
+)
+
+// pipelineFunction is the state machine's step Lambda (not in the router
+// table: it serves Step Functions tasks, not routes).
+const pipelineFunction = "pipeline"
+
+// start runs the cold start for function and wires the app, or logs the
+// failure as JSON and exits non-zero.
+func start(function string) *app.App {
+	ctx := context.Background()
+	lambdafn.SetupLogging("info")
+	st, err := coldstart.LoadEnv(ctx, coldstart.Options{Function: function, Keyring: lambdafn.NeedsKeyring(function)})
+	if err != nil {
+		lambdafn.Fatal("cold start", err, "function", function)
+	}
+	store, err := s3blob.FromConfig(ctx, st.Config)
+	if err != nil {
+		lambdafn.Fatal("media store", err, "function", function)
+	}
+	a, err := app.NewWith(st.Config, st.Pool, store, media.FFprobe{})
+	if err != nil {
+		lambdafn.Fatal("wire app", err, "function", function)
+	}
+	return a
+}
+
+// Main runs the Lambda serving function's routes: API Gateway v2 requests,
+// and CronEvents from EventBridge for the function serving the cron route.
+func Main(function string) {
+	a := start(function)
+	h, err := a.FunctionHandler(function)
+	if err != nil {
+		lambdafn.Fatal("function handler", err, "function", function)
+	}
+	lambdafn.Serve(h, a.Config.CronSecret)
+}
