@@ -1,23 +1,31 @@
 // Package events holds sample Lambda events for every function (one folder
-// per function under events/) and the test that feeds each one through the
-// real Lambda handler, wired to the local stack.
+// per function under events/) and the tests that feed each one through the
+// real Lambda handler wired to the local stack: in process
+// (TestSampleEvents) and through the built functions/<fn> binaries under
+// the Lambda Runtime Interface Emulator (TestSampleEventsUnderRIE).
 package events
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	stripe "github.com/stripe/stripe-go/v85"
+	stripewebhook "github.com/stripe/stripe-go/v85/webhook"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/lambdafn"
@@ -27,11 +35,18 @@ import (
 
 type expectation struct {
 	Expect struct {
-		Status       int    `json:"status"`
-		IsAuthorized *bool  `json:"isAuthorized"`
-		ErrorType    string `json:"errorType"` // pipeline steps
-		OK           bool   `json:"ok"`
+		Status         int    `json:"status"`
+		IsAuthorized   *bool  `json:"isAuthorized"`
+		ErrorType      string `json:"errorType"` // pipeline steps
+		OK             bool   `json:"ok"`
+		DetailContains string `json:"detail_contains"`
+		// Credits is the workspace's credit balance (micro-USD) after the
+		// event: a Stripe event whose signature arrived whole credits it.
+		Credits string `json:"credits"`
 	} `json:"_expect"`
+	RequestContext struct {
+		RequestID string `json:"requestId"`
+	} `json:"requestContext"`
 }
 
 func wsUUID(t *testing.T, s string) id.WorkspaceID {
@@ -76,10 +91,21 @@ func TestEveryFunctionHasEvents(t *testing.T) {
 	}
 }
 
-// TestSampleEvents feeds every sample event through its function's real
-// Lambda handler (the API Gateway v2 adapter over the router table, or the
-// authorizer) against the local stack.
-func TestSampleEvents(t *testing.T) {
+// jsonString is s escaped for use inside a JSON string literal.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+// fixture is the state the sample events refer to, made through the API.
+type fixture struct {
+	e            *apptest.Env
+	vars         map[string]string
+	ws           string
+	doomedExists func() bool
+}
+
+func newFixture(t *testing.T) *fixture {
 	e := apptest.New(t)
 	ctx := context.Background()
 	tok, user := e.User("owner@example.com")
@@ -102,37 +128,96 @@ func TestSampleEvents(t *testing.T) {
 		job, wsID, []id.AssetID{astID}); err != nil {
 		t.Fatal(err)
 	}
-	// A workspace due for purge (no grace in tests): the cron events with a
-	// wrong or no secret must leave it, the right one must purge it.
+	// A workspace due for purge (no grace in tests): the cron event with a
+	// wrong secret must leave it, the right one must purge it.
 	doomed := e.Workspace(tokOther, "Doomed")
 	e.Must(202, "DELETE", "/v1/workspaces/"+doomed, tokOther, nil)
-	doomedExists := func() bool {
+	f := &fixture{e: e, ws: ws}
+	f.doomedExists = func() bool {
 		var n int
 		if err := e.DB.Owner.QueryRow(ctx, `SELECT count(*) FROM workspaces WHERE id = $1`, wsUUID(t, doomed)).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n == 1
 	}
-	vars := map[string]string{
+	// Stripe-signed checkout events for ws, signed with the stack's
+	// webhook secret: Stripe-Signature ("t=…,v1=…") must reach the
+	// handler whole for the credit to land.
+	now := time.Now()
+	paid := func(evID string, cents int64) (body, sig string) {
+		obj, _ := json.Marshal(map[string]any{"id": "cs_" + evID, "object": "checkout.session", "payment_status": "paid", "currency": "usd",
+			"amount_total": cents, "client_reference_id": ws, "metadata": map[string]string{"workspace_id": ws}})
+		b, _ := json.Marshal(map[string]any{"id": evID, "object": "event", "type": "checkout.session.completed",
+			"api_version": stripe.APIVersion, "created": now.Unix(), "data": map[string]any{"object": json.RawMessage(obj)}})
+		s := stripewebhook.GenerateTestSignedPayload(&stripewebhook.UnsignedPayload{Payload: b, Secret: e.Config.StripeWebhookSecret, Timestamp: now}).Header
+		return string(b), s
+	}
+	body, sig := paid("evt_lambda_1", 2500)
+	bodyB64, sigB64 := paid("evt_lambda_2", 1000)
+	tOnly, _, _ := strings.Cut(sig, ",")
+	signup, _ := json.Marshal(map[string]string{"email": "lambda-b64@example.com", "password": "correct horse battery"})
+	f.vars = map[string]string{
 		"cron_secret": e.Config.CronSecret,
 		"job":         job.String(), "release": rel,
 		"token": tok, "user": user, "session": "ses_unused", "ws": ws, "project": prj, "shot": shot, "asset": ast,
 		"foreign_project": foreign, "revoked_token": revoked, "email": "lambda-signup@example.com",
+		"stripe_body": jsonString(body), "stripe_signature": sig, "stripe_signature_t_only": tOnly,
+		"stripe_credits":       strconv.FormatInt(25*billing.USD, 10),
+		"stripe_body_b64":      base64.StdEncoding.EncodeToString([]byte(bodyB64)),
+		"stripe_signature_b64": sigB64,
+		"stripe_credits_b64":   strconv.FormatInt(35*billing.USD, 10),
+		"signup_body_b64":      base64.StdEncoding.EncodeToString(signup),
 	}
+	return f
+}
 
-	fns := e.App.Functions()
-	for _, fn := range append(fns, "authorizer", "pipeline") {
-		evs := files(t, fn)
-		if len(evs) == 0 {
-			t.Errorf("function %s has no sample events in events/%s/", fn, fn)
+func (f *fixture) credits(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	if err := f.e.DB.Owner.QueryRow(context.Background(), `SELECT coalesce(sum(amount_micros), 0)::bigint FROM credit_ledger WHERE workspace_id = $1`, wsUUID(t, f.ws)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// invokeError is a function error as Lambda reports it.
+type invokeError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+}
+
+func (e *invokeError) Error() string { return e.Type + ": " + e.Message }
+
+// invoker runs one event through function fn and returns its JSON output,
+// or the function error.
+type invoker func(t *testing.T, fn string, raw []byte) (json.RawMessage, *invokeError)
+
+// functionsWithEvents lists every function with a folder of events.
+func functionsWithEvents(t *testing.T) []string {
+	dirs, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dirs {
+		if d.IsDir() && len(files(t, d.Name())) > 0 {
+			out = append(out, d.Name())
 		}
-		for _, path := range evs {
+	}
+	return out
+}
+
+// replay feeds every sample event of fns through invoke and checks its
+// expectation.
+func (f *fixture) replay(t *testing.T, fns []string, invoke invoker) {
+	for _, fn := range fns {
+		for _, path := range files(t, fn) {
 			t.Run(path, func(t *testing.T) {
 				raw, err := os.ReadFile(path)
 				if err != nil {
 					t.Fatal(err)
 				}
-				raw = fill(raw, vars)
+				raw = fill(raw, f.vars)
 				if strings.Contains(string(raw), "{{") {
 					t.Fatalf("unfilled placeholder in %s", raw)
 				}
@@ -140,89 +225,148 @@ func TestSampleEvents(t *testing.T) {
 				if err := json.Unmarshal(raw, &exp); err != nil {
 					t.Fatal(err)
 				}
-				if fn == "pipeline" {
-					var p pipeline.Payload
-					if err := json.Unmarshal(raw, &p); err != nil {
-						t.Fatal(err)
-					}
-					_, err := appfn.Steps(e.App.Pipeline.Steps)(ctx, p)
-					var le messages.InvokeResponse_Error
-					switch {
-					case exp.Expect.OK && err != nil:
-						t.Fatalf("step failed: %v", err)
-					case exp.Expect.ErrorType != "" && (!errors.As(err, &le) || le.Type != exp.Expect.ErrorType):
-						t.Fatalf("step error %#v, want type %s", err, exp.Expect.ErrorType)
-					}
-					return
-				}
-				if fn == cron.Function {
-					var ev lambdafn.CronEvent
-					if err := json.Unmarshal(raw, &ev); err != nil {
-						t.Fatal(err)
-					}
-					h, err := e.App.FunctionHandler(fn)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out, err := lambdafn.Cron(h, e.Config.CronSecret)(ctx, ev)
-					if exp.Expect.Status != 0 {
-						if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("status %d", exp.Expect.Status)) {
-							t.Fatalf("err %v, want status %d", err, exp.Expect.Status)
-						}
-						if ev.Job == cron.WorkspacePurge && !doomedExists() {
-							t.Fatal("a refused purge event purged a workspace")
-						}
-						return
-					}
-					var res cron.Result
-					if err != nil || json.Unmarshal(out, &res) != nil || !res.Ran || res.Job != ev.Job {
-						t.Fatalf("cron %s: %s, %v", ev.Job, out, err)
-					}
-					if ev.Job == cron.WorkspacePurge && doomedExists() {
-						t.Fatalf("the purge event left the workspace due for purge: %s", out)
-					}
-					return
-				}
-				if fn == "authorizer" {
-					var ev events.APIGatewayV2CustomAuthorizerV2Request
-					if err := json.Unmarshal(raw, &ev); err != nil {
-						t.Fatal(err)
-					}
-					res, err := lambdafn.Authorizer(e.App.Identity)(ctx, ev)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if exp.Expect.IsAuthorized == nil || res.IsAuthorized != *exp.Expect.IsAuthorized {
-						t.Fatalf("isAuthorized = %v, want %v", res.IsAuthorized, *exp.Expect.IsAuthorized)
-					}
-					if res.IsAuthorized && res.Context["user"] != user {
-						t.Fatalf("context user = %v, want %s", res.Context["user"], user)
-					}
-					return
-				}
-				var ev events.APIGatewayV2HTTPRequest
-				if err := json.Unmarshal(raw, &ev); err != nil {
-					t.Fatal(err)
-				}
-				h, err := e.App.FunctionHandler(fn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := lambdafn.API(h)(ctx, ev)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.StatusCode != exp.Expect.Status {
-					t.Fatalf("status %d, want %d; body %s", res.StatusCode, exp.Expect.Status, res.Body)
-				}
-				ct := res.Headers["Content-Type"]
-				if res.StatusCode != 204 && ct != "application/json" && ct != "application/problem+json" {
-					t.Fatalf("content type %q", ct)
-				}
-				if res.StatusCode >= 400 && !strings.Contains(res.Body, `"request_id":"JKJaXmPLvHcESHA"`) {
-					t.Fatalf("problem body lacks API Gateway's request id: %s", res.Body)
-				}
+				out, ierr := invoke(t, fn, raw)
+				f.check(t, fn, raw, exp, out, ierr)
 			})
 		}
 	}
+}
+
+func (f *fixture) check(t *testing.T, fn string, raw []byte, exp expectation, out json.RawMessage, ierr *invokeError) {
+	t.Helper()
+	switch fn {
+	case "pipeline":
+		switch {
+		case exp.Expect.OK && ierr != nil:
+			t.Fatalf("step failed: %v", ierr)
+		case exp.Expect.ErrorType != "" && (ierr == nil || ierr.Type != exp.Expect.ErrorType):
+			t.Fatalf("step error %v, want type %s", ierr, exp.Expect.ErrorType)
+		}
+	case cron.Function:
+		var ev lambdafn.CronEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if exp.Expect.Status != 0 {
+			if ierr == nil || !strings.Contains(ierr.Message, fmt.Sprintf("status %d", exp.Expect.Status)) {
+				t.Fatalf("err %v, want status %d", ierr, exp.Expect.Status)
+			}
+			if strings.Contains(ierr.Message, f.e.Config.CronSecret) {
+				t.Fatal("the error quotes the cron secret")
+			}
+			if ev.Job == cron.WorkspacePurge && !f.doomedExists() {
+				t.Fatal("a refused purge event purged a workspace")
+			}
+			return
+		}
+		var res cron.Result
+		if ierr != nil || json.Unmarshal(out, &res) != nil || !res.Ran || res.Job != ev.Job {
+			t.Fatalf("cron %s: %s, %v", ev.Job, out, ierr)
+		}
+		if ev.Job == cron.WorkspacePurge && f.doomedExists() {
+			t.Fatalf("the purge event left the workspace due for purge: %s", out)
+		}
+	case "authorizer":
+		if ierr != nil {
+			t.Fatal(ierr)
+		}
+		var res events.APIGatewayV2CustomAuthorizerSimpleResponse
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if exp.Expect.IsAuthorized == nil || res.IsAuthorized != *exp.Expect.IsAuthorized {
+			t.Fatalf("isAuthorized = %v, want %v", res.IsAuthorized, *exp.Expect.IsAuthorized)
+		}
+		if res.IsAuthorized && res.Context["user"] != f.vars["user"] {
+			t.Fatalf("context user = %v, want %s", res.Context["user"], f.vars["user"])
+		}
+	default:
+		if ierr != nil {
+			t.Fatal(ierr)
+		}
+		var res events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		body := res.Body
+		if res.IsBase64Encoded {
+			b, err := base64.StdEncoding.DecodeString(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = string(b)
+		}
+		if res.StatusCode != exp.Expect.Status {
+			t.Fatalf("status %d, want %d; body %s", res.StatusCode, exp.Expect.Status, body)
+		}
+		ct := res.Headers["Content-Type"]
+		if res.StatusCode != 204 && ct != "application/json" && ct != "application/problem+json" {
+			t.Fatalf("content type %q", ct)
+		}
+		rid := strings.ReplaceAll(exp.RequestContext.RequestID, "=", "")
+		if res.Headers["X-Request-Id"] != rid {
+			t.Fatalf("X-Request-Id %q, want API Gateway's request id %q", res.Headers["X-Request-Id"], rid)
+		}
+		if res.StatusCode >= 400 && !strings.Contains(body, `"request_id":"`+rid+`"`) {
+			t.Fatalf("problem body lacks API Gateway's request id: %s", body)
+		}
+		if exp.Expect.DetailContains != "" && !strings.Contains(body, exp.Expect.DetailContains) {
+			t.Fatalf("body %s does not mention %q", body, exp.Expect.DetailContains)
+		}
+		if exp.Expect.Credits != "" {
+			want, err := strconv.ParseInt(exp.Expect.Credits, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.credits(t); got != want {
+				t.Fatalf("credits %d after the signed Stripe event, want %d (body %s)", got, want, body)
+			}
+		}
+	}
+}
+
+// TestSampleEvents feeds every sample event through its function's Lambda
+// handler in process (the API Gateway v2 adapter over the router table,
+// the cron adapter, the authorizer, the pipeline steps) against the local
+// stack.
+func TestSampleEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	fns := f.e.App.Functions()
+	f.replay(t, append(fns, "authorizer", "pipeline"), func(t *testing.T, fn string, raw []byte) (json.RawMessage, *invokeError) {
+		var out any
+		var err error
+		switch fn {
+		case "pipeline":
+			var p pipeline.Payload
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatal(err)
+			}
+			out, err = appfn.Steps(f.e.App.Pipeline.Steps)(ctx, p)
+		case "authorizer":
+			var ev events.APIGatewayV2CustomAuthorizerV2Request
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			out, err = lambdafn.Authorizer(f.e.App.Identity)(ctx, ev)
+		default:
+			h, herr := f.e.App.FunctionHandler(fn)
+			if herr != nil {
+				t.Fatal(herr)
+			}
+			out, err = lambdafn.Dispatch(h, f.e.Config.CronSecret)(ctx, raw)
+		}
+		if err != nil {
+			var le messages.InvokeResponse_Error
+			if errors.As(err, &le) {
+				return nil, &invokeError{Type: le.Type, Message: le.Message}
+			}
+			return nil, &invokeError{Type: "errorString", Message: err.Error()}
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, nil
+	})
 }

@@ -52,6 +52,11 @@ go_tool() {
 
 go_tool versitygw github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
 go_tool stripe-mock github.com/stripe/stripe-mock github.com/stripe/stripe-mock v0.203.0
+# Lambda Runtime Interface Emulator: events/ replays the sample events
+# through each functions/<fn> bootstrap under it (never on its default
+# 0.0.0.0:8080: the tests pass loopback addresses).
+go_tool aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator \
+	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie v0.0.0-20261030222936-bef5c4ba774d
 
 # npm packages into .local --------------------------------------------------
 # npm_into DIR WHY PACKAGES...: install the pinned PACKAGES into .local/DIR
