@@ -27,6 +27,7 @@ import (
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/keyring"
 	"github.com/framebroker/framebroker/shared/ledger"
+	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/privacy"
 	"github.com/framebroker/framebroker/shared/tenancy"
@@ -52,6 +53,9 @@ type App struct {
 	Billing *billing.Service
 	// Privacy serves settings and deletion and runs purge and retention.
 	Privacy *privacy.Service
+	// Mail is the transactional mail outbox: domains queue mail in their
+	// transactions; it is delivered after commit and by the mail-outbox cron.
+	Mail    *mail.Outbox
 	routes  []guard.Route
 	handler http.Handler
 }
@@ -93,6 +97,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	if a.Keys == nil {
 		a.Keys = keyring.Default()
 	}
+	a.Mail = &mail.Outbox{Pool: pool, Sender: mailer(cfg), Immediate: true}
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}

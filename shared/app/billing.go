@@ -18,7 +18,7 @@ import (
 func (a *App) newBilling(cfg config.Config) {
 	a.Billing = billing.NewService(billing.Config{
 		Pool: a.Pool, StripeKey: cfg.StripeKey, StripeURL: cfg.StripeURL, WebhookSecret: cfg.StripeWebhookSecret,
-		Mail: mailer(cfg), PublicURL: cfg.PublicURL,
+		Mail: a.Mail, PublicURL: cfg.PublicURL,
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/asset"
@@ -16,16 +15,13 @@ import (
 	"github.com/framebroker/framebroker/shared/broker"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/guard"
-	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/job"
-	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/pipeline"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnaws"
 	"github.com/framebroker/framebroker/shared/pipeline/sfnlocal"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
 	"github.com/framebroker/framebroker/shared/provenance"
-	"github.com/framebroker/framebroker/shared/webhook"
 )
 
 // Pipeline is the encode side of the app: the step handlers, the provider
@@ -35,6 +31,8 @@ type Pipeline struct {
 	Dispatcher *pipeline.Dispatcher
 	Local      *sfnlocal.Backend // nil unless FRAMEBROKER_ENCODE_BACKEND=local
 	Jobs       *job.Service
+	// Lifecycle is the one owner of job state changes and their listeners.
+	Lifecycle *job.Lifecycle
 }
 
 // newPipeline wires the encode pipeline and returns the job routes. A
@@ -42,13 +40,20 @@ type Pipeline struct {
 // submissions then answer 503.
 func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prober) []guard.Route {
 	health := &pipeline.Health{Pool: a.Pool, Threshold: 3, Cooldown: 5 * time.Minute}
+	// Every job state change — submission, start, and each ending, whoever
+	// causes it — runs these listeners in its transaction, in this order.
+	jobs := &job.Lifecycle{}
+	jobs.Listen(
+		job.Record,           // ledger event + webhook message
+		a.Billing.JobChanged, // settle or release the reservation
+		health.JobChanged,    // provider health
+	)
 	steps := &pipeline.Steps{
-		Pool: a.Pool, Store: store, Prober: prober, Health: health,
+		Pool: a.Pool, Store: store, Prober: prober, Jobs: jobs,
 		Broker:  broker.Broker{Store: store, TTL: spec.EncodeTimeoutMinutes * time.Minute},
 		Backoff: pipeline.DefaultBackoff,
 	}
-	steps.Notify = append(steps.Notify, a.Billing.JobEnded)
-	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}}
+	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}, Lifecycle: jobs}
 	if cfg.EncodeBackend == "local" && a.Pool != nil {
 		b, err := sfnlocal.New(sfnlocal.Config{Node: cfg.NodeBin, Module: cfg.SFNModule, Definition: spec.Definition, Worker: cfg.WorkerBin, Steps: steps})
 		if err != nil {
@@ -69,37 +74,10 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 	if len(p.Dispatcher.Backends) == 0 && a.Pool != nil {
 		slog.Warn(fmt.Sprintf("no encode provider configured (%s=%q)", config.EnvEncodeBackend, cfg.EncodeBackend))
 	}
-	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL)
-	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, a.Billing.OnSubmit)
-	p.Jobs.OnCancel = append(p.Jobs.OnCancel, a.Billing.JobEnded)
-	// Paid work needs a verified email (T-03), checked in the submission
-	// transaction before anything is reserved or recorded.
-	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, func(ctx context.Context, tx pgx.Tx, acc *guard.Access, _ job.Job) error {
-		return identity.RequireVerifiedEmail(ctx, tx, acc.Principal.User)
-	})
-	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, func(ctx context.Context, tx pgx.Tx, acc *guard.Access, j job.Job) error {
-		_, err := ledger.Append(ctx, tx, acc.Workspace, acc.Principal.User.String(), "job.queued", j.ID.String(),
-			map[string]any{"preset": j.Preset, "inputs": j.Inputs})
-		return err
-	})
-	// A finished job is recorded in the ledger and announced to webhooks,
-	// in the transaction that finishes it.
-	steps.Notify = append(steps.Notify, func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error {
-		outs, err := job.LoadOutputs(ctx, tx, ws, j.ID)
-		if err != nil {
-			return err
-		}
-		summary := make([]map[string]any, len(outs))
-		for i, o := range outs {
-			summary[i] = map[string]any{"name": o.Name, "asset": o.Asset, "sha256": o.SHA256, "size": o.Size}
-		}
-		payload := map[string]any{"job": j.ID, "preset": j.Preset, "status": j.Status, "outputs": summary}
-		if _, err := ledger.Append(ctx, tx, ws, "system:pipeline", event, j.ID.String(), payload); err != nil {
-			return err
-		}
-		_, err = webhook.Enqueue(ctx, tx, ws, event, payload)
-		return err
-	})
+	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL, jobs)
+	// Refusals first: paid work needs a verified email (T-03), checked
+	// before billing reserves anything or queues an alert.
+	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, identity.SubmitHook, a.Billing.OnSubmit)
 	a.Pipeline = p
 	return p.Jobs.Routes()
 }

@@ -51,7 +51,7 @@ func (a *App) newWebhooks(cfg config.Config) error {
 	}
 	a.Webhooks = webhook.NewService(webhook.Config{
 		Pool: a.Pool, Cipher: ciph, Addresses: webhook.AddressPolicy{Allow: allow},
-		Mail: mailer(cfg), Record: record,
+		Mail: a.Mail, Record: record,
 	})
 	return nil
 }
@@ -69,6 +69,9 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 			return a.Privacy.Purge(ctx)
 		},
 		cron.JobReconcile: a.reconcileJobs,
+		cron.MailOutbox: func(ctx context.Context) (any, error) {
+			return a.Mail.Deliver(ctx, 200)
+		},
 	}
 	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).Routes()
 }

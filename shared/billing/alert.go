@@ -11,18 +11,17 @@ import (
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail"
+	"github.com/framebroker/framebroker/shared/tenancy"
 )
 
-// alert mails ws's owners that a window crossed a threshold ("day:80").
-// Mail failures are logged, never fatal to the submission.
-func (s *Service) alert(ctx context.Context, q pgx.Tx, ws id.WorkspaceID, al string) {
+// alert queues the mail telling ws's owners that a window crossed a
+// threshold ("day:80"), in tx: the transaction that reserved (and rolls
+// the mail back with it) or the one that records a refusal.
+func (s *Service) alert(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, al string) error {
 	kind, pct, _ := strings.Cut(al, ":")
-	to, err := owners(ctx, q, ws)
+	to, err := tenancy.OwnerEmails(ctx, tx, ws)
 	if err != nil || len(to) == 0 {
-		if err != nil {
-			slog.ErrorContext(ctx, "billing: spend alert: owners", "err", err.Error())
-		}
-		return
+		return err
 	}
 	subject := fmt.Sprintf("Framebroker: %s%% of your %s spend ceiling used", pct, windowNames[kind])
 	text := fmt.Sprintf("Workspace %s has used %s%% of its %s spend ceiling.\n", ws, pct, windowNames[kind])
@@ -30,35 +29,23 @@ func (s *Service) alert(ctx context.Context, q pgx.Tx, ws id.WorkspaceID, al str
 		text += "Further paid jobs are refused until the window resets.\n"
 	}
 	text += "\nSee " + s.publicURL + "/workspaces/" + ws.String() + "/billing\n"
-	if err := s.mail.Send(ctx, mail.Message{To: to, Subject: subject, Text: text}); err != nil {
-		slog.ErrorContext(ctx, "billing: spend alert not sent", "workspace", ws.String(), "err", err.Error())
-	}
+	return s.mail.Enqueue(ctx, tx, mail.Message{To: to, Subject: subject, Text: text})
 }
 
-// alertRefused records (in its own transaction, as the refused submission
-// rolls back) that a window hit its ceiling and mails the owners once per
-// window.
-func (s *Service) alertRefused(ctx context.Context, ws id.WorkspaceID, res Reservation) {
+// alertRefused records, in its own transaction (the refused submission's
+// has rolled back when it runs), that a window hit its ceiling, and queues
+// the owners' mail once per window: the flag and the mail commit together.
+func (s *Service) alertRefused(ctx context.Context, ws id.WorkspaceID, res Reservation) error {
 	err := db.InWorkspace(ctx, s.pool, ws.UUID().String(), func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE spend_windows SET alerted = 100
 			WHERE workspace_id = $1 AND kind = $2 AND ends_at = $3 AND alerted < 100`, ws, res.Window, res.ResetsAt)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		s.alert(ctx, tx, ws, res.Window+":100")
-		return nil
+		return s.alert(ctx, tx, ws, res.Window+":100")
 	})
 	if err != nil {
 		slog.ErrorContext(ctx, "billing: spend alert", "workspace", ws.String(), "err", err.Error())
 	}
-}
-
-// owners are the email addresses of ws's owners.
-func owners(ctx context.Context, q pgx.Tx, ws id.WorkspaceID) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT u.email FROM members m JOIN users u ON u.id = m.user_id
-		WHERE m.workspace_id = $1 AND m.role = 'owner' ORDER BY u.email`, ws)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return nil
 }

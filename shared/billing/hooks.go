@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
-	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/problem"
 )
@@ -34,8 +34,8 @@ func Estimate(ctx context.Context, q pgx.Tx, j job.Job) (Micros, error) {
 // reserves the job's estimated cost against the hourly, daily and monthly
 // ceilings and, without a verified card, against the credit balance (402
 // when the balance cannot cover the open reservations plus this one); a window that cannot take it answers 402 naming the window,
-// with Retry-After until it resets. Owners are mailed when a window
-// crosses 80 % or 100 %.
+// with Retry-After until it resets. Owners are mailed (through the
+// outbox) when a window crosses 80 % or 100 %.
 func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j job.Job) error {
 	const op = "billing.Reserve"
 	// The account and the inputs' durations in one round trip.
@@ -68,26 +68,38 @@ func (s *Service) OnSubmit(ctx context.Context, tx pgx.Tx, a *guard.Access, j jo
 			FormatUSD(est)))
 	}
 	if !res.OK {
-		// The submission's transaction holds a connection and rolls back:
-		// record and mail the 100 % alert on another, after it is released.
-		go s.alertRefused(context.WithoutCancel(ctx), a.Workspace, res)
+		// The submission's transaction rolls back: record the 100 % alert
+		// on another once it has, and its connection is released (no
+		// goroutine: the hook runs before the refusal is answered).
+		if err := db.AfterRollback(tx, func(ctx context.Context) error { return s.alertRefused(ctx, a.Workspace, res) }); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
 		return &problem.Error{Op: op, Kind: problem.PaymentRequired, Refusal: problem.SpendCeilingReached.Slug, RetryAfter: max(time.Until(res.ResetsAt), time.Second),
 			Detail: fmt.Sprintf("the %s spend ceiling would be exceeded by this job (estimated %s); it resets at %s",
 				windowNames[res.Window], FormatUSD(est), res.ResetsAt.UTC().Format(time.RFC3339))}
 	}
 	for _, al := range res.Alerts {
-		s.alert(ctx, tx, a.Workspace, al)
+		// Queued in the submission's transaction: a submission refused
+		// later rolls its alert back with its reservation.
+		if err := s.alert(ctx, tx, a.Workspace, al); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
 	}
 	return nil
 }
 
-// JobEnded settles or releases a finished job's reservation, in the
-// transaction that finished it (pipeline.Notifier and job.EndHook shape):
-// "job.completed" settles at the actual cost (Price over the duration the
-// pipeline probed, capped at the reservation) and debits the credit
-// ledger; any other event releases the reservation.
-func (s *Service) JobEnded(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error {
-	if event != "job.completed" {
+// JobChanged is the lifecycle listener for spend (job.Listener): it runs
+// in the transaction that ends a job, whoever ends it. A completed job
+// settles at the actual cost (Price over the duration the pipeline probed,
+// capped at the reservation) and debits the credit ledger; a failed or
+// canceled one releases its reservation. Other changes reserve nothing
+// (the submission hook OnSubmit does).
+func (s *Service) JobChanged(ctx context.Context, tx pgx.Tx, c job.Change) error {
+	if !c.Ended() {
+		return nil
+	}
+	j, ws := c.Job, c.Job.Workspace
+	if j.Status != job.Completed {
 		if _, _, err := Finish(ctx, tx, j.ID, nil); err != nil {
 			return err
 		}

@@ -26,8 +26,8 @@ type Config struct {
 	StripeKey, StripeURL string
 	// WebhookSecret verifies Stripe-Signature; empty refuses every event.
 	WebhookSecret string
-	// Mail sends the owners' spend alerts.
-	Mail mail.Sender
+	// Mail queues the owners' spend alerts (nil: none are sent).
+	Mail mail.Queue
 	// PublicURL is the web app's base URL (Checkout's return pages).
 	PublicURL string
 }
@@ -37,7 +37,7 @@ type Service struct {
 	pool          *pgxpool.Pool
 	stripe        *stripe.Client
 	webhookSecret string
-	mail          mail.Sender
+	mail          mail.Queue
 	publicURL     string
 	// Plans are the plans by name; DefaultPlans unless replaced.
 	Plans map[string]Plan
@@ -49,7 +49,7 @@ type Service struct {
 func NewService(c Config) *Service {
 	s := &Service{pool: c.Pool, webhookSecret: c.WebhookSecret, mail: c.Mail, publicURL: c.PublicURL, Plans: DefaultPlans()}
 	if s.mail == nil {
-		s.mail = mail.Discard{}
+		s.mail = mail.NoQueue{}
 	}
 	if c.StripeKey != "" {
 		bc := &stripe.BackendConfig{

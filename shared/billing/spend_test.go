@@ -292,7 +292,8 @@ func TestReservationsEnd(t *testing.T) {
 			}
 			d := 30.0
 			j.Duration = &d
-			return e.App.Billing.JobEnded(context.Background(), tx, w, j, "job.completed")
+			j.Status = job.Completed // settle twice: the second must not charge again
+			return e.App.Billing.JobChanged(context.Background(), tx, job.Change{Job: j, From: job.Running, Reason: job.ReasonVerified})
 		})
 	}
 	h := current(t, e, w, "hour")

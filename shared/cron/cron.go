@@ -34,6 +34,7 @@ const (
 	Retention      = "retention"
 	WorkspacePurge = "workspace-purge"
 	JobReconcile   = "job-reconcile"
+	MailOutbox     = "mail-outbox"
 )
 
 // Entry is one row of the schedule.
@@ -70,6 +71,7 @@ var Schedule = []Entry{
 	{Retention, 24 * time.Hour},
 	{WorkspacePurge, 24 * time.Hour},
 	{JobReconcile, 5 * time.Minute},
+	{MailOutbox, time.Minute},
 }
 
 // JobFunc runs one job and returns a JSON-able summary.

@@ -109,12 +109,15 @@ func BeginInWorkspace(ws string, readOnly bool) (q string, ok bool) {
 // runs with a context that is not canceled with the request's.
 type Hook func(ctx context.Context) error
 
-// HookTx is a transaction that runs hooks after it commits. Every
+// HookTx is a transaction that runs hooks after it commits (or, for
+// hooks registered with AfterRollback, after it rolls back). Every
 // transaction this package opens is one; guard opens one per buffered
 // member request.
 type HookTx struct {
 	pgx.Tx
-	hooks []Hook
+	hooks     []Hook
+	rollbacks []Hook
+	done      bool
 }
 
 // Begin opens a transaction that accepts after-commit hooks. When b is a
@@ -142,12 +145,28 @@ var ErrNoHooks = errors.New("db: this transaction does not run after-commit hook
 // It is discarded if tx rolls back. tx must come from Begin, Tx,
 // InWorkspace or a guarded request; otherwise ErrNoHooks.
 func AfterCommit(tx pgx.Tx, h Hook) error {
+	return register(tx, h, false)
+}
+
+func register(tx pgx.Tx, h Hook, onRollback bool) error {
 	ht, ok := tx.(*HookTx)
 	if !ok {
 		return ErrNoHooks
 	}
-	ht.hooks = append(ht.hooks, h)
+	if onRollback {
+		ht.rollbacks = append(ht.rollbacks, h)
+	} else {
+		ht.hooks = append(ht.hooks, h)
+	}
 	return nil
+}
+
+// AfterRollback registers h to run after tx rolls back (a refusal that
+// must still be recorded, on a connection of its own once tx's is
+// released); it is discarded if tx commits. Errors of h are the hook's to
+// log: a rollback has no caller to report them to.
+func AfterRollback(tx pgx.Tx, h Hook) error {
+	return register(tx, h, true)
 }
 
 // AfterCommitError wraps the errors of after-commit hooks: the transaction
@@ -159,31 +178,44 @@ func (e *AfterCommitError) Unwrap() error { return e.Err }
 
 // Commit commits the transaction, then runs its hooks in order. A hook's
 // error does not stop the later hooks; the errors are returned together as
-// an *AfterCommitError (the commit itself succeeded).
+// an *AfterCommitError (the commit itself succeeded). A failed commit is a
+// rollback: the AfterRollback hooks run.
 func (t *HookTx) Commit(ctx context.Context) error {
+	if t.done {
+		return pgx.ErrTxClosed
+	}
+	t.done = true
+	hctx := context.WithoutCancel(ctx)
 	if err := t.Tx.Commit(ctx); err != nil {
-		t.hooks = nil
+		runHooks(hctx, t.rollbacks)
 		return fmt.Errorf("db: commit: %w", err)
 	}
-	hooks := t.hooks
-	t.hooks = nil
-	var errs []error
-	hctx := context.WithoutCancel(ctx)
-	for _, h := range hooks {
-		if err := h(hctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
+	if errs := runHooks(hctx, t.hooks); len(errs) > 0 {
 		return &AfterCommitError{Err: errors.Join(errs...)}
 	}
 	return nil
 }
 
-// Rollback rolls the transaction back and discards its hooks.
+// Rollback rolls the transaction back, discards its after-commit hooks and
+// runs its AfterRollback hooks. After Commit it does nothing.
 func (t *HookTx) Rollback(ctx context.Context) error {
-	t.hooks = nil
-	return t.Tx.Rollback(ctx)
+	if t.done {
+		return pgx.ErrTxClosed
+	}
+	t.done = true
+	err := t.Tx.Rollback(ctx)
+	runHooks(context.WithoutCancel(ctx), t.rollbacks)
+	return err
+}
+
+func runHooks(ctx context.Context, hooks []Hook) []error {
+	var errs []error
+	for _, h := range hooks {
+		if err := h(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // IsUniqueViolation reports whether err is a Postgres unique_violation on

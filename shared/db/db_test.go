@@ -150,6 +150,28 @@ func TestAfterCommit(t *testing.T) {
 			t.Fatal("the transaction did not commit")
 		}
 	})
+	t.Run("after rollback", func(t *testing.T) {
+		var committed, rolledBack int
+		reg := func(tx pgx.Tx) {
+			_ = db.AfterCommit(tx, func(context.Context) error { committed++; return nil })
+			_ = db.AfterRollback(tx, func(context.Context) error {
+				// The connection is released: a new transaction works.
+				if n := d.App.Stat().AcquiredConns(); n != 0 {
+					t.Errorf("rollback hook runs with %d connections held", n)
+				}
+				rolledBack++
+				return nil
+			})
+		}
+		_ = db.Tx(ctx, d.App, func(tx pgx.Tx) error { reg(tx); return errFn })
+		if committed != 0 || rolledBack != 1 {
+			t.Fatalf("after an error: commit hooks %d, rollback hooks %d", committed, rolledBack)
+		}
+		_ = db.Tx(ctx, d.App, func(tx pgx.Tx) error { reg(tx); return nil })
+		if committed != 1 || rolledBack != 1 {
+			t.Fatalf("after a commit: commit hooks %d, rollback hooks %d", committed, rolledBack)
+		}
+	})
 	t.Run("foreign tx", func(t *testing.T) {
 		tx, err := d.App.Begin(ctx)
 		if err != nil {

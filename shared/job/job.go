@@ -15,15 +15,6 @@ import (
 	"github.com/framebroker/framebroker/shared/id"
 )
 
-// Status values of a job.
-const (
-	Queued    = "queued"
-	Running   = "running"
-	Completed = "completed"
-	Failed    = "failed"
-	Canceled  = "canceled"
-)
-
 // Job is an encode job.
 type Job struct {
 	ID          id.JobID       `json:"id"`
@@ -31,7 +22,7 @@ type Job struct {
 	Preset      string         `json:"preset"`
 	Inputs      []id.AssetID   `json:"inputs"`
 	Shot        *id.ShotID     `json:"shot,omitempty"`
-	Status      string         `json:"status"`
+	Status      Status         `json:"status"`
 	Attempt     int            `json:"attempt"`
 	Provider    string         `json:"provider,omitempty"`
 	Error       string         `json:"error,omitempty"`

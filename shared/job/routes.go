@@ -37,15 +37,11 @@ type Starter interface {
 	Cancel(ctx context.Context, provider, executionID string) error
 }
 
-// Hook runs inside the submission transaction after the job row is written
-// (ledger event, spend reservation…); an error aborts the submission.
+// Hook runs inside the submission transaction after the job row is
+// written and before its listeners run (verified email, spend
+// reservation…); an error refuses the submission and rolls everything
+// back, so a refused submission leaves nothing behind.
 type Hook func(ctx context.Context, tx pgx.Tx, a *guard.Access, j Job) error
-
-// EndHook runs inside the transaction that ends a job outside the
-// pipeline (releasing its spend reservation…); event is "job.canceled"
-// (cancel) or "job.failed" (no provider would start it). The shape is
-// pipeline.Notifier's, so one function can serve both.
-type EndHook func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j Job, event string) error
 
 // Service serves the job routes.
 type Service struct {
@@ -53,31 +49,22 @@ type Service struct {
 	store   blob.Store
 	starter Starter
 	ttl     time.Duration
-	// OnSubmit hooks run in the submission transaction, in order.
+	// Lifecycle runs every state change and its listeners.
+	Lifecycle *Lifecycle
+	// OnSubmit hooks may refuse a submission; they run in its transaction,
+	// in order, before the lifecycle's listeners.
 	OnSubmit []Hook
-	// OnCancel hooks run, in order, in the transaction that cancels a job
-	// or fails one no provider started.
-	OnCancel []EndHook
-}
-
-func (s *Service) ended(ctx context.Context, tx pgx.Tx, j Job, event string) error {
-	for _, h := range s.OnCancel {
-		if err := h(ctx, tx, j.Workspace, j, event); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // NewService returns a Service. ttl bounds download URLs of outputs.
-func NewService(pool *pgxpool.Pool, store blob.Store, starter Starter, ttl time.Duration) *Service {
-	return &Service{pool: pool, store: store, starter: starter, ttl: ttl}
+func NewService(pool *pgxpool.Pool, store blob.Store, starter Starter, ttl time.Duration, l *Lifecycle) *Service {
+	return &Service{pool: pool, store: store, starter: starter, ttl: ttl, Lifecycle: l}
 }
 
 // Routes are the job routes.
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Editor), Handler: s.submit, Stream: true,
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Editor), Handler: s.submit,
 			Example: `{"inputs":["ast_00000000000000000000000000000000"],"preset":"mp4-h264-720p"}`},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Handler: s.list},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Handler: s.get},
@@ -155,84 +142,97 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request, a *guard.Access
 		seen[in] = true
 	}
 
-	var j Job
-	replayed := false
-	err = db.InWorkspace(ctx, s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
-		if key != "" {
-			existing, found, err := s.byKey(ctx, tx, a.Workspace, key, in.hash())
-			if err != nil || found {
-				j, replayed = existing, found
-				return err
-			}
-		}
-		if err := checkInputs(ctx, tx, a.Workspace, in); err != nil {
-			return err
-		}
-		var nullKey *string
-		if key != "" {
-			nullKey = &key
-		}
-		row := tx.QueryRow(ctx, `INSERT INTO jobs (id, workspace_id, preset, inputs, shot_id, idempotency_key, request_hash, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING `+cols,
-			id.New[id.JobID](), a.Workspace, p.Name, in.Inputs, in.Shot, nullKey, in.hash(), a.Principal.User)
-		j, err = scan(row)
-		if errors.Is(err, pgx.ErrNoRows) { // a concurrent request with the same key won
-			existing, _, err := s.byKey(ctx, tx, a.Workspace, key, in.hash())
-			j, replayed = existing, true
-			return err
-		}
+	// One transaction (the guard's) decides: replay, refusal or a new
+	// queued job with its ledger event, webhook message and reservation.
+	// The execution starts only after it commits.
+	tx := a.Tx
+	if key != "" {
+		existing, found, err := s.byKey(ctx, tx, a.Workspace, key, in.hash())
 		if err != nil {
-			return problem.Wrap(op, problem.Internal, err)
+			return err
 		}
-		if err := Trail(ctx, tx, a.Workspace, j.ID, "queued", 1, map[string]any{
-			"preset": p.Name, "inputs": in.Inputs, "by": a.Principal.User, "idempotency_key": key != "",
-		}); err != nil {
-			return problem.Wrap(op, problem.Internal, err)
+		if found {
+			existing.Outputs = []Output{}
+			w.Header().Set("Idempotent-Replayed", "true")
+			httpx.JSON(w, http.StatusAccepted, existing)
+			return nil
 		}
-		for _, h := range s.OnSubmit {
-			if err := h(ctx, tx, a, j); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := checkInputs(ctx, tx, a.Workspace, in); err != nil {
 		return err
 	}
+	var nullKey *string
+	if key != "" {
+		nullKey = &key
+	}
+	row := tx.QueryRow(ctx, `INSERT INTO jobs (id, workspace_id, preset, inputs, shot_id, idempotency_key, request_hash, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING `+cols,
+		id.New[id.JobID](), a.Workspace, p.Name, in.Inputs, in.Shot, nullKey, in.hash(), a.Principal.User)
+	j, err := scan(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A concurrent request with the same key won; the guard's
+		// transaction rolls back (with this one's reservation) and the
+		// client's retry replays the winner.
+		return problem.E(op, problem.Conflict, "a request with this Idempotency-Key is in progress; retry it")
+	}
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := Trail(ctx, tx, a.Workspace, j.ID, "queued", 1, map[string]any{
+		"preset": p.Name, "inputs": in.Inputs, "by": a.Principal.User, "idempotency_key": key != "",
+	}); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	for _, h := range s.OnSubmit {
+		if err := h(ctx, tx, a, j); err != nil {
+			return err
+		}
+	}
+	if err := s.Lifecycle.Created(ctx, tx, j, "user:"+a.Principal.User.String()); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
 	j.Outputs = []Output{}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+	// The reply (the guard buffers it until after the commit and its
+	// hooks) is written once the execution has started, with its provider.
+	if err := db.AfterCommit(tx, func(ctx context.Context) error {
+		if err := s.start(ctx, &j); err != nil {
+			return err
+		}
 		httpx.JSON(w, http.StatusAccepted, j)
 		return nil
+	}); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
 	}
-	provider, exec, err := s.starter.Start(ctx, a.Workspace, j.ID)
+	return nil
+}
+
+// start runs after the submission commits: it starts the execution and
+// records it, or fails the job (no provider) through the lifecycle, so the
+// ending is recorded like any other, and answers 503.
+func (s *Service) start(ctx context.Context, j *Job) error {
+	const op = "job.Submit"
+	provider, exec, err := s.starter.Start(ctx, j.Workspace, j.ID)
 	if err != nil {
 		slog.ErrorContext(ctx, "job: no provider started the job", "job", j.ID.String(), "err", err.Error())
-		ferr := db.InWorkspace(context.WithoutCancel(ctx), s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = 'no encode provider available', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
-				return err
-			}
-			if err := Trail(ctx, tx, a.Workspace, j.ID, "failed", 1, map[string]any{"error": "no encode provider available"}); err != nil {
-				return err
-			}
-			j.Status = Failed
-			return s.ended(ctx, tx, j, "job.failed")
-		})
+		const msg = "no encode provider available"
+		_, ferr := s.Lifecycle.MoveIn(ctx, s.pool, j.Workspace, j.ID, Move{To: Failed, Reason: ReasonNoProvider, Actor: "system:api",
+			Error: msg, Stage: "failed", Detail: map[string]any{"error": msg}})
 		if ferr != nil {
 			// The job stays queued; the reconcile cron retries or fails it.
 			slog.ErrorContext(ctx, "job: could not mark an unstarted job failed", "job", j.ID.String(), "err", ferr.Error())
 		}
 		return &problem.Error{Op: op, Kind: problem.Unavailable, Detail: "no encode provider is available; the job was not started", RetryAfter: time.Minute, Err: err}
 	}
-	err = db.InWorkspace(ctx, s.pool, a.Workspace.UUID().String(), func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE jobs SET provider = $2, execution_id = $3, updated_at = now() WHERE id = $1`, j.ID, provider, exec)
+	err = db.InWorkspace(ctx, s.pool, j.Workspace.UUID().String(), func(tx pgx.Tx) error {
+		_, err := SetExecution(ctx, tx, j.Workspace, j.ID, provider, exec)
 		return err
 	})
 	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
+		// Started but not recorded: the reconcile cron fails it as stalled
+		// if it never reports; the reply still says the job was accepted.
+		slog.ErrorContext(ctx, "job: record execution", "job", j.ID.String(), "err", err.Error())
 	}
 	j.Provider = provider
-	httpx.JSON(w, http.StatusAccepted, j)
 	return nil
 }
 
@@ -371,11 +371,6 @@ func (s *Service) trail(w http.ResponseWriter, r *http.Request, a *guard.Access)
 	return nil
 }
 
-// Finished reports whether status is terminal.
-func Finished(status string) bool {
-	return status == Completed || status == Failed || status == Canceled
-}
-
 func (s *Service) cancel(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "job.Cancel"
 	ctx := r.Context()
@@ -386,25 +381,27 @@ func (s *Service) cancel(w http.ResponseWriter, r *http.Request, a *guard.Access
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if Finished(j.Status) {
-		return problem.E(op, problem.Conflict, "the job is already "+j.Status)
+	if j.Status.Finished() {
+		return problem.E(op, problem.Conflict, "the job is already "+string(j.Status))
 	}
-	if _, err := a.Tx.Exec(ctx, `UPDATE jobs SET status = 'canceled', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	if err := Trail(ctx, a.Tx, a.Workspace, j.ID, "canceled", j.Attempt, map[string]any{"by": a.Principal.User}); err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	j.Status = Canceled
-	if err := s.ended(ctx, a.Tx, j, "job.canceled"); err != nil {
+	j, err = s.Lifecycle.Move(ctx, a.Tx, a.Workspace, j.ID, Move{To: Canceled, Reason: ReasonCanceled, Actor: "user:" + a.Principal.User.String(),
+		Stage: "canceled", Detail: map[string]any{"by": a.Principal.User}})
+	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	if j.ExecutionID != "" {
-		if err := s.starter.Cancel(ctx, j.Provider, j.ExecutionID); err != nil {
-			return problem.Wrap(op, problem.Unavailable, err)
+		// Stop the execution once the cancel has committed: a worker that
+		// still finishes finds the job canceled and its result is dropped.
+		provider, exec := j.Provider, j.ExecutionID
+		if err := db.AfterCommit(a.Tx, func(ctx context.Context) error {
+			if err := s.starter.Cancel(ctx, provider, exec); err != nil {
+				slog.WarnContext(ctx, "job: stop a canceled execution", "job", j.ID.String(), "err", err.Error())
+			}
+			return nil
+		}); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
 		}
 	}
-	j.Status = Canceled
 	j.Outputs = []Output{}
 	httpx.JSON(w, http.StatusOK, j)
 	return nil

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/job"
 )
 
 // Backend runs encode-job executions: Step Functions with Fargate in AWS,
@@ -40,29 +43,49 @@ func (h *Health) Available(ctx context.Context, provider string) (bool, error) {
 }
 
 // Failed records a failure; the Threshold-th in a row starts a cooldown.
+// Errors are logged.
 func (h *Health) Failed(ctx context.Context, provider, reason string) {
-	_, err := h.Pool.Exec(ctx, `INSERT INTO encode_providers (name, consecutive_failures, last_error, cooldown_until, updated_at)
+	if err := h.failed(ctx, h.Pool, provider, reason); err != nil {
+		slog.ErrorContext(ctx, "provider health: record failure", "provider", provider, "err", err.Error())
+	}
+}
+
+func (h *Health) failed(ctx context.Context, q db.Querier, provider, reason string) error {
+	_, err := q.Exec(ctx, `INSERT INTO encode_providers (name, consecutive_failures, last_error, cooldown_until, updated_at)
 		VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN now() + $4::interval END, now())
 		ON CONFLICT (name) DO UPDATE SET
 		  consecutive_failures = encode_providers.consecutive_failures + 1,
 		  last_error = $2,
 		  cooldown_until = CASE WHEN encode_providers.consecutive_failures + 1 >= $3 THEN now() + $4::interval ELSE encode_providers.cooldown_until END,
 		  updated_at = now()`, provider, truncate(reason, 500), h.Threshold, fmt.Sprintf("%d milliseconds", h.Cooldown.Milliseconds()))
-	if err != nil {
-		slog.ErrorContext(ctx, "provider health: record failure", "provider", provider, "err", err.Error())
-	}
+	return err
 }
 
-// Succeeded resets a provider's failure count and cooldown.
-func (h *Health) Succeeded(ctx context.Context, provider string) {
-	if provider == "" {
-		return
-	}
-	_, err := h.Pool.Exec(ctx, `INSERT INTO encode_providers (name) VALUES ($1)
+func (h *Health) succeeded(ctx context.Context, q db.Querier, provider string) error {
+	_, err := q.Exec(ctx, `INSERT INTO encode_providers (name) VALUES ($1)
 		ON CONFLICT (name) DO UPDATE SET consecutive_failures = 0, cooldown_until = NULL, updated_at = now()`, provider)
-	if err != nil {
-		slog.ErrorContext(ctx, "provider health: record success", "provider", provider, "err", err.Error())
+	return err
+}
+
+// JobChanged is the lifecycle listener for provider health: a completed job
+// resets its provider's failure count; a job its provider failed (the
+// worker, its outputs or a silent death) counts as a failure. Canceled
+// jobs, jobs no provider started (the dispatcher records refusals itself)
+// and jobs that failed on their own input say nothing about a provider:
+// counting those would let a customer's hostile upload put the provider
+// into cooldown for everyone.
+func (h *Health) JobChanged(ctx context.Context, tx pgx.Tx, c job.Change) error {
+	p := c.Job.Provider
+	if p == "" {
+		return nil
 	}
+	switch {
+	case c.Job.Status == job.Completed:
+		return h.succeeded(ctx, tx, p)
+	case c.Job.Status == job.Failed && c.Reason != job.ReasonNoProvider && c.Reason != job.ReasonInputFailed:
+		return h.failed(ctx, tx, p, string(c.Reason)+": "+c.Job.Error)
+	}
+	return nil
 }
 
 // Dispatcher starts each job on the first provider, in order, that is not in

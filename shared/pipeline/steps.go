@@ -29,6 +29,7 @@ import (
 	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
 	"github.com/framebroker/framebroker/shared/preset"
+	"github.com/framebroker/framebroker/shared/provenance"
 )
 
 // MaxAttempts is how many times the encode runs before the job fails.
@@ -51,7 +52,7 @@ type StepError struct {
 }
 
 // Failure is a step's failure with a Step Functions error name (e.g.
-// "Job.VerificationFailed"); the Lambda entry point and the local runner
+// NameVerificationFailed); the Lambda entry point and the local runner
 // both report Name as the error type.
 type Failure struct {
 	Name  string
@@ -64,9 +65,29 @@ func fail(name, format string, args ...any) error {
 	return &Failure{Name: name, Cause: fmt.Sprintf(format, args...)}
 }
 
-// Notifier is told, inside the verify or mark_failed transaction, that a
-// job finished (webhooks, ledger). Nil means nobody is.
-type Notifier func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error
+// Error names the pipeline and the reconcile cron record for failures
+// that are not the worker's.
+const (
+	NameVerificationFailed = "Job.VerificationFailed"
+	NameNoProvider         = "Job.NoProvider"
+	NameStalled            = "Job.Stalled"
+)
+
+// reason maps a failure's error name to the lifecycle's reason.
+func reason(name string) job.Reason {
+	if strings.HasPrefix(name, "Job.Input") { // refused, unreadable, missing
+		return job.ReasonInputFailed
+	}
+	switch name {
+	case NameVerificationFailed:
+		return job.ReasonVerificationFailed
+	case NameNoProvider:
+		return job.ReasonNoProvider
+	case NameStalled:
+		return job.ReasonStalled
+	}
+	return job.ReasonWorkerFailed
+}
 
 // Steps are the step handlers.
 type Steps struct {
@@ -76,10 +97,9 @@ type Steps struct {
 	Broker broker.Broker
 	// Backoff is the wait before attempt n+1 after attempt n failed.
 	Backoff func(attempt int) time.Duration
-	// Health records job outcomes per provider (may be nil).
-	Health *Health
-	// Notify hooks (may be empty).
-	Notify []Notifier
+	// Jobs changes job state and runs its listeners (ledger, webhooks,
+	// billing, provider health).
+	Jobs *job.Lifecycle
 }
 
 // DefaultBackoff waits 10 s, 30 s, 90 s… between attempts.
@@ -221,10 +241,13 @@ func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
 		probed = append(probed, map[string]any{"asset": in.Asset, "sha256": in.SHA256, "duration": d, "streams": len(doc.Streams)})
 	}
 	err := s.withInputs(ctx, p, func(tx pgx.Tx, j job.Job, _ []inputInfo) error {
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'running', input_duration = $2, updated_at = now() WHERE id = $1`, j.ID, res.Duration); err != nil {
-			return err
+		detail := map[string]any{"inputs": probed}
+		if j.Status != job.Queued { // a redelivered probe: already running
+			return job.Trail(ctx, tx, p.Workspace, p.Job, "probed", p.Attempt, detail)
 		}
-		return job.Trail(ctx, tx, p.Workspace, p.Job, "probed", p.Attempt, map[string]any{"inputs": probed})
+		_, err := s.Jobs.Move(ctx, tx, p.Workspace, j.ID, job.Move{To: job.Running, Reason: job.ReasonStarted, Actor: "system:pipeline",
+			Duration: &res.Duration, Stage: "probed", Detail: detail})
+		return err
 	})
 	return res, err
 }
@@ -255,7 +278,7 @@ func (s *Steps) presign(ctx context.Context, p Payload) (any, error) {
 			dur = *j.Duration
 		}
 		res = PresignResult{Command: g.Command(pr.Name, dur, pr.Outputs), Attempt: p.Attempt}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET attempt = $2, updated_at = now() WHERE id = $1`, j.ID, p.Attempt); err != nil {
+		if err := job.SetAttempt(ctx, tx, p.Workspace, j.ID, p.Attempt); err != nil {
 			return err
 		}
 		return job.Trail(ctx, tx, p.Workspace, p.Job, "presigned", p.Attempt, map[string]any{
@@ -314,7 +337,7 @@ func (s *Steps) readReport(ctx context.Context, p Payload) (spec.Report, error) 
 	var rep spec.Report
 	rc, _, err := s.Store.Open(ctx, broker.ReportKey(p.Workspace, p.Job, p.Attempt))
 	if errors.Is(err, blob.ErrNotFound) {
-		return rep, fail("Job.VerificationFailed", "the worker left no report")
+		return rep, fail(NameVerificationFailed, "the worker left no report")
 	}
 	if err != nil {
 		return rep, err
@@ -325,10 +348,10 @@ func (s *Steps) readReport(ctx context.Context, p Payload) (spec.Report, error) 
 		return rep, err
 	}
 	if len(b) > spec.MaxReport {
-		return rep, fail("Job.VerificationFailed", "report over %d bytes", spec.MaxReport)
+		return rep, fail(NameVerificationFailed, "report over %d bytes", spec.MaxReport)
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
-		return rep, fail("Job.VerificationFailed", "report is not JSON: %v", err)
+		return rep, fail(NameVerificationFailed, "report is not JSON: %v", err)
 	}
 	return rep, nil
 }
@@ -354,7 +377,7 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 		return nil, err
 	}
 	if rep.Error != "" {
-		return nil, fail("Job.VerificationFailed", "the worker reported an error: %s", broker.Redact(truncate(rep.Error, 500)))
+		return nil, fail(NameVerificationFailed, "the worker reported an error: %s", broker.Redact(truncate(rep.Error, 500)))
 	}
 	claimed := map[string]spec.OutputReport{}
 	for _, o := range rep.Outputs {
@@ -370,18 +393,18 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 	for _, o := range pr.Outputs {
 		c, ok := claimed[o.Name]
 		if !ok {
-			return nil, fail("Job.VerificationFailed", "output %s missing from the report", o.Name)
+			return nil, fail(NameVerificationFailed, "output %s missing from the report", o.Name)
 		}
 		key := broker.OutputKey(p.Workspace, p.Job, p.Attempt, o.Name)
 		sum, n, err := hashObject(ctx, s.Store, key)
 		if errors.Is(err, blob.ErrNotFound) {
-			return nil, fail("Job.VerificationFailed", "output %s was not uploaded", o.Name)
+			return nil, fail(NameVerificationFailed, "output %s was not uploaded", o.Name)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if sum != c.SHA256 || n != c.Size {
-			return nil, fail("Job.VerificationFailed", "output %s: stored object (sha256 %s, %d bytes) differs from the worker's report (sha256 %s, %d bytes)",
+			return nil, fail(NameVerificationFailed, "output %s: stored object (sha256 %s, %d bytes) differs from the worker's report (sha256 %s, %d bytes)",
 				o.Name, sum, n, c.SHA256, c.Size)
 		}
 		outs = append(outs, checked{Output: o, sha: sum, size: n, key: key})
@@ -398,20 +421,17 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 			return err
 		}
 		for _, o := range outs {
-			a := id.New[id.AssetID]()
-			sum, _ := hex.DecodeString(o.sha)
-			if _, err := tx.Exec(ctx, `INSERT INTO assets (id, workspace_id, filename, content_type, declared_size, object_key, status, sha256, size, completed_at)
-				VALUES ($1, $2, $3, $4, $5, $6, 'complete', $7, $5, now())`, a, p.Workspace, o.Name, o.ContentType, max(o.size, 1), o.key, sum); err != nil {
+			a, err := asset.RegisterOutput(ctx, tx, p.Workspace, asset.Output{Name: o.Name, ContentType: o.ContentType, Key: o.key, SHA256: o.sha, Size: o.size})
+			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO job_outputs (workspace_id, job_id, name, asset_id) VALUES ($1, $2, $3, $4)`, p.Workspace, p.Job, o.Name, a); err != nil {
+			if err := job.AddOutput(ctx, tx, p.Workspace, p.Job, o.Name, a); err != nil {
 				return err
 			}
 			if j.Shot != nil {
 				// The shot's render: linked with the job that made it, for
 				// the release manifest.
-				if _, err := tx.Exec(ctx, `INSERT INTO shot_outputs (workspace_id, shot_id, asset_id, job_id) VALUES ($1, $2, $3, $4)`,
-					p.Workspace, *j.Shot, a, p.Job); err != nil {
+				if err := provenance.AddJobOutput(ctx, tx, p.Workspace, *j.Shot, a, p.Job); err != nil {
 					return err
 				}
 			}
@@ -428,28 +448,13 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 		}); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'completed', finished_at = now(), updated_at = now() WHERE id = $1`, j.ID); err != nil {
-			return err
-		}
-		j.Status = job.Completed
-		return s.notifyAll(ctx, tx, p.Workspace, j, "job.completed")
+		_, err = s.Jobs.Move(ctx, tx, p.Workspace, j.ID, job.Move{To: job.Completed, Reason: job.ReasonVerified, Actor: "system:pipeline"})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if s.Health != nil {
-		s.Health.Succeeded(ctx, j.Provider)
-	}
 	return map[string]any{"outputs": len(registered)}, nil
-}
-
-func (s *Steps) notifyAll(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, j job.Job, event string) error {
-	for _, n := range s.Notify {
-		if err := n(ctx, tx, ws, j, event); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *Steps) notify(ctx context.Context, p Payload) (any, error) {
@@ -470,35 +475,14 @@ func (s *Steps) markFailed(ctx context.Context, p Payload) (any, error) {
 	if p.Error != nil {
 		res = FailResult{Error: p.Error.Error, Cause: broker.Redact(truncate(p.Error.Cause, 2000))}
 	}
-	var provider string
 	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
-		j, err := job.Load(ctx, tx, p.Workspace, p.Job, true)
-		if errors.Is(err, job.ErrNotFound) {
-			return nil
+		_, err := s.Jobs.Move(ctx, tx, p.Workspace, p.Job, job.Move{To: job.Failed, Reason: reason(res.Error), Actor: "system:pipeline",
+			Error: res.Error + ": " + res.Cause, Stage: "failed", Detail: res})
+		if errors.Is(err, job.ErrNotFound) || job.IsTransitionError(err) {
+			return nil // gone, or already ended (canceled while running): keep it
 		}
-		if err != nil {
-			return err
-		}
-		provider = j.Provider
-		if job.Finished(j.Status) { // canceled (or already failed): keep it
-			return nil
-		}
-		msg := res.Error + ": " + res.Cause
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`, j.ID, truncate(msg, 2000)); err != nil {
-			return err
-		}
-		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "failed", j.Attempt, res); err != nil {
-			return err
-		}
-		j.Status = job.Failed
-		return s.notifyAll(ctx, tx, p.Workspace, j, "job.failed")
+		return err
 	})
-	// A job that failed on its own input (refused, unreadable, missing)
-	// says nothing about the provider: counting it would let a customer's
-	// hostile upload put the provider into cooldown for everyone.
-	if err == nil && s.Health != nil && provider != "" && res.Error != "Job.Finished" && !strings.HasPrefix(res.Error, "Job.Input") {
-		s.Health.Failed(ctx, provider, res.Error)
-	}
 	return res, err
 }
 

@@ -1,12 +1,15 @@
 package provenance
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -100,5 +103,15 @@ func (s *Service) unlinkOutput(w http.ResponseWriter, r *http.Request, a *guard.
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// AddJobOutput links output asset a, rendered by job j, to shot, so the
+// release manifest binds it with the job's trail. It runs in the caller's
+// transaction (the pipeline's verify); this package owns shot_outputs.
+func AddJobOutput(ctx context.Context, q db.Querier, ws id.WorkspaceID, shot id.ShotID, a id.AssetID, j id.JobID) error {
+	if _, err := q.Exec(ctx, `INSERT INTO shot_outputs (workspace_id, shot_id, asset_id, job_id) VALUES ($1, $2, $3, $4)`, ws, shot, a, j); err != nil {
+		return fmt.Errorf("provenance: link output %s to shot %s: %w", a, shot, err)
+	}
 	return nil
 }

@@ -42,8 +42,8 @@ const (
 
 // Error names mark_failed records for reconciled jobs.
 const (
-	ErrNoProvider = "Job.NoProvider"
-	ErrStalled    = "Job.Stalled"
+	ErrNoProvider = pipeline.NameNoProvider
+	ErrStalled    = pipeline.NameStalled
 )
 
 // StepHandler runs a pipeline step (*pipeline.Steps).
@@ -83,7 +83,7 @@ const (
 type candidate struct {
 	ws       id.WorkspaceID
 	job      id.JobID
-	status   string
+	status   job.Status
 	attempt  int
 	provider string
 	exec     string
@@ -175,7 +175,7 @@ func (r *Reconciler) claim(ctx context.Context, c *candidate, queued, stale time
 		default:
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET updated_at = now() WHERE id = $1`, c.job); err != nil {
+		if err := job.Touch(ctx, tx, c.ws, c.job); err != nil {
 			return err
 		}
 		return job.Trail(ctx, tx, c.ws, c.job, "reconcile", c.attempt, map[string]any{
@@ -197,8 +197,7 @@ func (r *Reconciler) one(ctx context.Context, c candidate, queued, stale time.Du
 			return failStale, r.markFailed(ctx, c, ErrNoProvider, "reconcile: the job was never started and no encode provider is available now")
 		}
 		err = db.InWorkspace(ctx, r.Pool, c.ws.UUID().String(), func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET provider = $2, execution_id = $3, updated_at = now() WHERE id = $1 AND execution_id IS NULL`,
-				c.job, provider, exec); err != nil {
+			if _, err := job.SetExecution(ctx, tx, c.ws, c.job, provider, exec); err != nil {
 				return err
 			}
 			return job.Trail(ctx, tx, c.ws, c.job, "started", c.attempt, map[string]any{"provider": provider, "by": "reconcile"})

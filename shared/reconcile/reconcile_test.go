@@ -11,6 +11,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/pipeline"
 	"github.com/framebroker/framebroker/shared/reconcile"
 )
@@ -86,7 +87,7 @@ func TestReconcile(t *testing.T) {
 	health := &pipeline.Health{Pool: d.App, Threshold: 3, Cooldown: time.Minute}
 	rec := &reconcile.Reconciler{Pool: d.App,
 		Starter: &pipeline.Dispatcher{Backends: []pipeline.Backend{b}, Health: health},
-		Steps:   &pipeline.Steps{Pool: d.App, Health: health}}
+		Steps:   &pipeline.Steps{Pool: d.App, Jobs: &job.Lifecycle{}}}
 
 	var wg sync.WaitGroup
 	var sums [2]reconcile.Summary

@@ -18,6 +18,7 @@ import (
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail"
+	"github.com/framebroker/framebroker/shared/tenancy"
 )
 
 // Dispatcher sends due deliveries. Any number may run at once (in Lambdas,
@@ -339,14 +340,14 @@ func describe(err error) string {
 
 // record stores an attempt's outcome, schedules the next attempt or ends the
 // delivery, and runs the circuit breaker, in one transaction; it mails the
-// owners after commit when the endpoint was just disabled.
+// owners (through the mail outbox, in the same transaction) when the
+// endpoint was just disabled.
 func (d *Dispatcher) record(ctx context.Context, c claimed, t *target, o outcome) error {
 	now := d.s.now()
 	n := t.attempts + 1
 	var (
 		disabled bool
 		reason   string
-		owners   []string
 	)
 	err := db.InWorkspace(ctx, d.s.pool, c.ws.UUID().String(), func(tx pgx.Tx) error {
 		var status *int
@@ -409,24 +410,19 @@ func (d *Dispatcher) record(ctx context.Context, c claimed, t *target, o outcome
 			map[string]any{"reason": reason, "url": redactedURL(t.url)}); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT u.email FROM members m JOIN users u ON u.id = m.user_id
-			WHERE m.workspace_id = $1 AND m.role = 'owner' ORDER BY u.email`, c.ws)
-		if err != nil {
+		owners, err := tenancy.OwnerEmails(ctx, tx, c.ws)
+		if err != nil || len(owners) == 0 {
 			return err
 		}
-		owners, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
+		// The notice is written in the transaction that disables the
+		// endpoint and delivered by the mail outbox.
+		return d.s.mail.Enqueue(ctx, tx, disabledMail(owners, t.endpoint, redactedURL(t.url), reason))
 	})
 	if err != nil {
 		return err
 	}
 	if disabled {
 		slog.WarnContext(ctx, "webhook endpoint disabled", "endpoint", t.endpoint.String(), "reason", reason)
-		if len(owners) > 0 {
-			if err := d.s.mail.Send(ctx, disabledMail(owners, t.endpoint, redactedURL(t.url), reason)); err != nil {
-				slog.ErrorContext(ctx, "webhook disabled: owner mail failed", "endpoint", t.endpoint.String(), "err", err)
-			}
-		}
 	}
 	return nil
 }

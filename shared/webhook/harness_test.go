@@ -128,7 +128,7 @@ func newEnv(t testing.TB) *env {
 	rec := &recorded{}
 	svc := webhook.NewService(webhook.Config{
 		Pool: d.App, Cipher: ciph, Addresses: webhook.AddressPolicy{Allow: loopback},
-		Mail: mail.SMTP{Addr: mc.Addr, From: "no-reply@framebroker.test"}, Record: rec.record, Now: c.Now,
+		Mail: &mail.Outbox{Pool: d.App, Sender: mail.SMTP{Addr: mc.Addr, From: "no-reply@framebroker.test"}, Immediate: true}, Record: rec.record, Now: c.Now,
 	})
 	mux, err := guard.NewMux(svc.Routes(), tokens{"owner": owner, "viewer": viewer}, d.App)
 	if err != nil {

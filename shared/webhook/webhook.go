@@ -43,8 +43,9 @@ type Config struct {
 	Cipher *Cipher
 	// Addresses is the SSRF policy for endpoint URLs and deliveries.
 	Addresses AddressPolicy
-	// Mail notifies owners when an endpoint is disabled; nil: mail.Discard.
-	Mail mail.Sender
+	// Mail queues the owners' notice when an endpoint is disabled, in the
+	// disabling transaction (nil: no notice).
+	Mail mail.Queue
 	// Record appends ledger events; nil: LogRecorder.
 	Record Recorder
 	// Now is the clock; nil: time.Now.
@@ -56,7 +57,7 @@ type Service struct {
 	pool   *pgxpool.Pool
 	cipher *Cipher
 	addrs  AddressPolicy
-	mail   mail.Sender
+	mail   mail.Queue
 	record Recorder
 	now    func() time.Time
 }
@@ -65,7 +66,7 @@ type Service struct {
 func NewService(c Config) *Service {
 	s := &Service{pool: c.Pool, cipher: c.Cipher, addrs: c.Addresses, mail: c.Mail, record: c.Record, now: c.Now}
 	if s.mail == nil {
-		s.mail = mail.Discard{}
+		s.mail = mail.NoQueue{}
 	}
 	if s.record == nil {
 		s.record = LogRecorder
