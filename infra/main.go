@@ -105,7 +105,24 @@ func run() error {
 	if name == "" {
 		name = "Framebroker"
 	}
-	stack.New(app, name, stack.Props{
+	var origins []string
+	if v := app.Node().TryGetContext(jsii.String("corsOrigins")); v != nil {
+		switch o := v.(type) {
+		case string:
+			for _, x := range strings.Split(o, ",") {
+				if x = strings.TrimSpace(x); x != "" {
+					origins = append(origins, x)
+				}
+			}
+		case []any:
+			for _, x := range o {
+				origins = append(origins, fmt.Sprint(x))
+			}
+		default:
+			return fmt.Errorf("context corsOrigins: want a list of origins or a comma-separated string, got %T", v)
+		}
+	}
+	props := stack.Props{
 		StackProps:              awscdk.StackProps{Env: env, Description: jsii.String("Framebroker: video production backend (see README)")},
 		Table:                   table,
 		Functions:               fns,
@@ -125,7 +142,13 @@ func run() error {
 		SecretsArn:              ctx("secretsArn"),
 		Environment:             environment,
 		AlarmEmail:              ctx("alarmEmail"),
-	})
+		S3GatewayEndpoint:       ctx("s3GatewayEndpoint"),
+		CorsOrigins:             origins,
+	}
+	if err := props.Validate(); err != nil {
+		return fmt.Errorf("refusing to synth:\n%w", err)
+	}
+	stack.New(app, name, props)
 	app.Synth(nil)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -21,12 +23,38 @@ const (
 	WebhookDisabledLog    = "webhook endpoint disabled"
 )
 
+// alarms is the alarm topic and its key.
+type alarms struct {
+	topic awssns.Topic
+	// key encrypts the topic: the stack's key, or with keyArn a dedicated
+	// key (an imported key's policy cannot be changed from the stack).
+	key awskms.IKey
+}
+
 // newAlarms alarms on failed encode executions, Lambda errors (one alarm
-// per function) and webhook endpoints disabled; all notify one SNS topic.
-func newAlarms(st awscdk.Stack, p Props, d *data, l *lambdas, w *worker) {
+// per function), cron events dead-lettered and webhook endpoints disabled;
+// all notify one SNS topic. CloudWatch publishes to an encrypted topic only
+// if the key's policy lets cloudwatch.amazonaws.com use it (observed:
+// without that grant no alarm was ever delivered).
+func newAlarms(st awscdk.Stack, p Props, d *data, l *lambdas, w *worker, s *schedule) *alarms {
+	a := &alarms{key: d.key}
+	if p.KeyArn != "" {
+		a.key = awskms.NewKey(st, jsii.String("AlarmKey"), &awskms.KeyProps{
+			Description:       jsii.String("Framebroker alarm topic (keyArn's policy is the customer's)"),
+			EnableKeyRotation: jsii.Bool(true),
+		})
+	}
+	a.key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Effect:     awsiam.Effect_ALLOW,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}), jsii.Bool(false))
 	topic := awssns.NewTopic(st, jsii.String("Alarms"), &awssns.TopicProps{
-		DisplayName: jsii.String("Framebroker alarms"), MasterKey: d.key, EnforceSSL: jsii.Bool(true),
+		DisplayName: jsii.String("Framebroker alarms"), MasterKey: a.key, EnforceSSL: jsii.Bool(true),
 	})
+	a.topic = topic
 	if p.AlarmEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(p.AlarmEmail), nil))
 	}
@@ -67,4 +95,7 @@ func newAlarms(st awscdk.Stack, p Props, d *data, l *lambdas, w *worker) {
 		Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(MetricWebhookDisabled),
 		Period: five, Statistic: jsii.String("Sum"),
 	}), "A webhook endpoint was disabled after consecutive failures (its owner was mailed)")
+	alarm("CronDeadLettersAlarm", s.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
+		"A scheduled job could not be delivered to its Lambda (see the CronDeadLetters queue)")
+	return a
 }

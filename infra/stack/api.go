@@ -1,7 +1,10 @@
 package stack
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	apigw "github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
@@ -20,6 +23,24 @@ const (
 	ThrottleBurst = 400
 )
 
+// PublicThrottle is a public route's limit (requests per second, burst),
+// for the route as a whole: credential and mail-sending routes lowest,
+// Stripe's webhook and published provenance highest.
+func PublicThrottle(r Route) (rate, burst int) {
+	switch {
+	case strings.HasPrefix(r.Path, "/v1/auth/") && r.Method == "POST":
+		return 5, 10
+	case strings.HasPrefix(r.Path, "/v1/auth/"):
+		return 10, 20
+	case r.Path == "/v1/stripe/webhook":
+		return 50, 100
+	case strings.HasPrefix(r.Path, "/v1/provenance/") && r.Method == "GET":
+		return 50, 100
+	default:
+		return 10, 20
+	}
+}
+
 // newAPI creates the HTTP API with one route per router-table row. Public
 // rows get no authorizer; every other row gets the Lambda authorizer, with
 // result caching off so that a revoked session is refused on its next
@@ -37,6 +58,10 @@ func newAPI(st awscdk.Stack, p Props, l *lambdas) apigw.HttpApi {
 		StageName:  jsii.String("$default"),
 		AutoDeploy: jsii.Bool(true),
 		Throttle:   &apigw.ThrottleSettings{RateLimit: jsii.Number(ThrottleRate), BurstLimit: jsii.Number(ThrottleBurst)},
+		AccessLogSettings: &accessLogSettings{
+			dest:   apigw.NewLogGroupLogDestination(logs),
+			format: awsapigateway.AccessLogFormat_Custom(jsii.String(AccessLogFormat)),
+		},
 	}
 	if p.DomainName != "" && p.CertificateArn != "" {
 		dn := apigw.NewDomainName(st, jsii.String("Domain"), &apigw.DomainNameProps{
@@ -46,11 +71,6 @@ func newAPI(st awscdk.Stack, p Props, l *lambdas) apigw.HttpApi {
 		stage.DomainMapping = &apigw.DomainMappingOptions{DomainName: dn}
 	}
 	hs := api.AddStage(jsii.String("Stage"), stage)
-	cfn := hs.Node().DefaultChild().(apigw.CfnStage)
-	cfn.AddPropertyOverride(jsii.String("AccessLogSettings"), map[string]any{
-		"DestinationArn": logs.LogGroupArn(),
-		"Format":         AccessLogFormat,
-	})
 
 	authz := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("SessionAuthorizer"), l.get(AuthorizerFunction), &awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
 		AuthorizerName:  jsii.String("session"),
@@ -76,8 +96,29 @@ func newAPI(st awscdk.Stack, p Props, l *lambdas) apigw.HttpApi {
 		if !r.Public {
 			opts.Authorizer = authz
 		}
-		api.AddRoutes(opts)
+		routes := api.AddRoutes(opts)
+		if r.Public {
+			for _, rt := range *routes {
+				hs.Node().AddDependency(rt) // route settings name existing routes
+				suppress(rt, finding{rule: "AwsSolutions-APIG4", reason: "Public by the router table (guard.LevelPublic): " +
+					"health, sign-up/login/recovery, OAuth redirects, published provenance, Stripe's signed webhook; " +
+					"each has its own throttle (PublicThrottle)"})
+			}
+		}
 	}
+	// Each public route has its own limit, below the stage's: a flood on
+	// one (login, signup, the Stripe webhook) is refused there and leaves
+	// the stage's allowance to everyone else. Authenticated routes share
+	// the stage limit and are limited per user and workspace in Postgres
+	// (T-10).
+	settings := map[string]any{}
+	for _, r := range p.Table.Routes {
+		if r.Public {
+			rate, burst := PublicThrottle(r)
+			settings[r.Key()] = map[string]any{"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+		}
+	}
+	hs.Node().DefaultChild().(apigw.CfnStage).AddPropertyOverride(jsii.String("RouteSettings"), settings)
 
 	url := api.ApiEndpoint()
 	if p.DomainName != "" {
@@ -96,3 +137,13 @@ const AccessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 	`"time":"$context.requestTime","method":"$context.httpMethod","route":"$context.routeKey",` +
 	`"status":"$context.status","length":"$context.responseLength","latencyMs":"$context.responseLatency",` +
 	`"authorizerError":"$context.authorizer.error","integrationError":"$context.integrationErrorMessage"}`
+
+// accessLogSettings implements the HTTP API stage's access-log settings
+// (a jsii interface without a struct form).
+type accessLogSettings struct {
+	dest   apigw.IAccessLogDestination
+	format awsapigateway.AccessLogFormat
+}
+
+func (a *accessLogSettings) Destination() apigw.IAccessLogDestination { return a.dest }
+func (a *accessLogSettings) Format() awsapigateway.AccessLogFormat    { return a.format }

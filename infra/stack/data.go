@@ -15,6 +15,27 @@ import (
 // DatabaseName is the database a new cluster creates.
 const DatabaseName = "framebroker"
 
+// DatabasePort is PostgreSQL's (a bring-your-own database must listen
+// on it).
+const DatabasePort = 5432
+
+// AccessLogDays is how long the media bucket's access logs are kept.
+const AccessLogDays = 365
+
+// Aurora Serverless v2 capacity: 0 ACU lets the cluster pause when nothing
+// connects for AutoPauseMinutes (README "Idle cost"); the first connection
+// after a pause waits for it to resume (~15 s).
+const (
+	MinACU           = 0
+	MaxACU           = 8
+	AutoPauseMinutes = 10
+)
+
+// RotationDays is how often Secrets Manager rotates the database
+// passwords (hosted single-user rotation: each role changes its own
+// password; the Lambdas re-read the secret when a login fails).
+const RotationDays = 30
+
 // TempPrefix is the media bucket prefix of temporary objects (worker
 // reports, scratch), expired by the lifecycle rule.
 const TempPrefix = "tmp/"
@@ -25,14 +46,22 @@ type data struct {
 	// cluster is nil with an existing database.
 	cluster awsrds.DatabaseCluster
 	media   awss3.Bucket
+	// accessLogs receives the media bucket's server access logs.
+	accessLogs awss3.Bucket
 	// ownerSecret holds the schema owner's credentials (the cluster's master
 	// user, or the customer's secret); only the migrate Lambda reads it.
 	ownerSecret awssecretsmanager.ISecret
 	// appSecret holds framebroker_app's credentials and the endpoint; every
 	// request-serving Lambda reads it at cold start.
 	appSecret awssecretsmanager.ISecret
+	// ingress is the bring-your-own database's ingress rule for the
+	// Lambdas (nil otherwise).
+	ingress awscdk.CfnResource
 	// cronSecret authenticates EventBridge's calls to the cron Lambda.
 	cronSecret awssecretsmanager.ISecret
+	// keyringSecret holds the signing keyring (keyring.json document),
+	// generated on first deploy by the keyring-init custom resource.
+	keyringSecret awssecretsmanager.Secret
 	// operatorSecrets is the operator's JSON secret of FRAMEBROKER_*
 	// settings (nil without the context value).
 	operatorSecrets awssecretsmanager.ISecret
@@ -49,14 +78,44 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 			RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		})
 	}
-	d.media = awss3.NewBucket(st, jsii.String("Media"), &awss3.BucketProps{
+	// Server access logs of the media bucket (who read or changed which
+	// evidence object). The log bucket uses SSE-S3: S3 log delivery cannot
+	// write with a KMS key.
+	d.accessLogs = awss3.NewBucket(st, jsii.String("MediaAccessLogs"), &awss3.BucketProps{
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		MinimumTLSVersion: jsii.Number(1.2),
-		Encryption:        awss3.BucketEncryption_KMS,
-		EncryptionKey:     d.key,
-		BucketKeyEnabled:  jsii.Bool(true),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{
+			{Id: jsii.String("expire-access-logs"), Expiration: awscdk.Duration_Days(jsii.Number(AccessLogDays)),
+				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1))},
+		},
+	})
+	var cors *[]*awss3.CorsRule
+	if len(p.CorsOrigins) > 0 {
+		// Browsers upload with presigned PUTs and read with presigned GETs,
+		// from the configured origins only.
+		cors = &[]*awss3.CorsRule{{
+			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_PUT, awss3.HttpMethods_GET},
+			AllowedOrigins: jsii.Strings(p.CorsOrigins...),
+			AllowedHeaders: jsii.Strings("content-type", "content-length", "x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"),
+			ExposedHeaders: jsii.Strings("ETag", "x-amz-version-id"),
+			MaxAge:         jsii.Number(3600),
+		}}
+	}
+	d.media = awss3.NewBucket(st, jsii.String("Media"), &awss3.BucketProps{
+		ServerAccessLogsBucket: d.accessLogs,
+		ServerAccessLogsPrefix: jsii.String("media/"),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		MinimumTLSVersion:      jsii.Number(1.2),
+		Encryption:             awss3.BucketEncryption_KMS,
+		EncryptionKey:          d.key,
+		BucketKeyEnabled:       jsii.Bool(true),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		// Encode outputs are evidence (hashes in the trail and the ledger):
 		// an overwrite or delete keeps the previous version.
 		Versioned:     jsii.Bool(true),
@@ -66,13 +125,7 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 			{Id: jsii.String("expire-temporary"), Prefix: jsii.String(TempPrefix), Expiration: awscdk.Duration_Days(jsii.Number(1))},
 			{Id: jsii.String("expire-noncurrent"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))},
 		},
-		// Browsers upload with presigned PUTs.
-		Cors: &[]*awss3.CorsRule{{
-			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_PUT, awss3.HttpMethods_GET},
-			AllowedOrigins: jsii.Strings("*"),
-			AllowedHeaders: jsii.Strings("*"),
-			MaxAge:         jsii.Number(3600),
-		}},
+		Cors: cors,
 	})
 
 	d.cronSecret = awssecretsmanager.NewSecret(st, jsii.String("CronSecret"), &awssecretsmanager.SecretProps{
@@ -81,21 +134,45 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{PasswordLength: jsii.Number(48), ExcludePunctuation: jsii.Bool(true)},
 	})
 	if p.SecretsArn != "" {
-		d.operatorSecrets = awssecretsmanager.Secret_FromSecretCompleteArn(st, jsii.String("OperatorSecrets"), jsii.String(p.SecretsArn))
+		d.operatorSecrets = awssecretsmanager.Secret_FromSecretAttributes(st, jsii.String("OperatorSecrets"), &awssecretsmanager.SecretAttributes{
+			SecretCompleteArn: jsii.String(p.SecretsArn), EncryptionKey: d.key,
+		})
 	}
+	// The keyring: created empty (a random placeholder), filled with
+	// Ed25519 and HMAC keys by the keyring-init custom resource inside AWS,
+	// so no key material is ever in the template or on the deploying
+	// machine.
+	d.keyringSecret = awssecretsmanager.NewSecret(st, jsii.String("KeyringSecret"), &awssecretsmanager.SecretProps{
+		Description:   jsii.String("Framebroker: signing keyring (keyring.json document; filled on first deploy, rotated with `framebroker keyring rotate`)"),
+		EncryptionKey: d.key,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
 
 	// The endpoint goes into framebroker_app's secret, so a Lambda needs
 	// exactly one secret to connect.
 	var host, port, dbname *string
 	if p.DatabaseSecretArn != "" {
-		d.ownerSecret = awssecretsmanager.Secret_FromSecretCompleteArn(st, jsii.String("OwnerSecret"), jsii.String(p.DatabaseSecretArn))
+		// The customer's secret is taken to be encrypted with keyArn (or the
+		// AWS managed key): the migrate function's kms:Decrypt is on that key
+		// (observed: without it the migrate function could not read it).
+		d.ownerSecret = awssecretsmanager.Secret_FromSecretAttributes(st, jsii.String("OwnerSecret"), &awssecretsmanager.SecretAttributes{
+			SecretCompleteArn: jsii.String(p.DatabaseSecretArn), EncryptionKey: d.key,
+		})
 		field := func(f string) *string {
 			return d.ownerSecret.SecretValueFromJson(jsii.String(f)).UnsafeUnwrap()
 		}
 		host, port, dbname = field("host"), field("port"), field("dbname")
 		if p.DatabaseSecurityGroupID != "" {
-			sg := awsec2.SecurityGroup_FromSecurityGroupId(st, jsii.String("DatabaseSG"), jsii.String(p.DatabaseSecurityGroupID), nil)
-			sg.AddIngressRule(n.lambdaSG, awsec2.Port_Tcp(jsii.Number(5432)), jsii.String("Framebroker Lambdas"), jsii.Bool(false))
+			// An explicit resource, so the migrate custom resource can wait
+			// for it (observed: it ran before the rule existed).
+			d.ingress = awsec2.NewCfnSecurityGroupIngress(st, jsii.String("DatabaseIngress"), &awsec2.CfnSecurityGroupIngressProps{
+				GroupId:               jsii.String(p.DatabaseSecurityGroupID),
+				IpProtocol:            jsii.String("tcp"),
+				FromPort:              jsii.Number(DatabasePort),
+				ToPort:                jsii.Number(DatabasePort),
+				SourceSecurityGroupId: n.lambdaSG.SecurityGroupId(),
+				Description:           jsii.String("Framebroker Lambdas"),
+			})
 		}
 	} else {
 		dbSG := awsec2.NewSecurityGroup(st, jsii.String("DatabaseSG"), &awsec2.SecurityGroupProps{
@@ -106,21 +183,22 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 			Engine: awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{
 				Version: awsrds.AuroraPostgresEngineVersion_VER_16_6(),
 			}),
-			Credentials:             awsrds.Credentials_FromGeneratedSecret(jsii.String("framebroker_owner"), &awsrds.CredentialsBaseOptions{EncryptionKey: d.key}),
-			DefaultDatabaseName:     jsii.String(DatabaseName),
-			Writer:                  awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
-			ServerlessV2MinCapacity: jsii.Number(0.5),
-			ServerlessV2MaxCapacity: jsii.Number(8),
-			Vpc:                     n.vpc,
-			VpcSubnets:              n.isolated,
-			SecurityGroups:          &[]awsec2.ISecurityGroup{dbSG},
-			StorageEncrypted:        jsii.Bool(true),
-			StorageEncryptionKey:    d.key,
-			IamAuthentication:       jsii.Bool(false),
-			DeletionProtection:      jsii.Bool(true),
-			RemovalPolicy:           awscdk.RemovalPolicy_SNAPSHOT,
-			Backup:                  &awsrds.BackupProps{Retention: awscdk.Duration_Days(jsii.Number(14))},
-			Parameters:              &map[string]*string{"rds.force_ssl": jsii.String("1")},
+			Credentials:                   awsrds.Credentials_FromGeneratedSecret(jsii.String("framebroker_owner"), &awsrds.CredentialsBaseOptions{EncryptionKey: d.key}),
+			DefaultDatabaseName:           jsii.String(DatabaseName),
+			Writer:                        awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), nil),
+			ServerlessV2MinCapacity:       jsii.Number(MinACU),
+			ServerlessV2MaxCapacity:       jsii.Number(MaxACU),
+			ServerlessV2AutoPauseDuration: awscdk.Duration_Minutes(jsii.Number(AutoPauseMinutes)),
+			Vpc:                           n.vpc,
+			VpcSubnets:                    n.isolated,
+			SecurityGroups:                &[]awsec2.ISecurityGroup{dbSG},
+			StorageEncrypted:              jsii.Bool(true),
+			StorageEncryptionKey:          d.key,
+			IamAuthentication:             jsii.Bool(false),
+			DeletionProtection:            jsii.Bool(true),
+			RemovalPolicy:                 awscdk.RemovalPolicy_SNAPSHOT,
+			Backup:                        &awsrds.BackupProps{Retention: awscdk.Duration_Days(jsii.Number(14))},
+			Parameters:                    &map[string]*string{"rds.force_ssl": jsii.String("1")},
 		})
 		d.cluster = cluster
 		d.ownerSecret = cluster.Secret()
@@ -129,7 +207,7 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 		dbname = jsii.String(DatabaseName)
 	}
 	tpl := awscdk.Stack_Of(st).ToJsonString(&map[string]any{
-		"username": db.AppRole, "host": host, "port": port, "dbname": dbname,
+		"engine": "postgres", "username": db.AppRole, "host": host, "port": port, "dbname": dbname,
 	}, nil)
 	d.appSecret = awssecretsmanager.NewSecret(st, jsii.String("AppDatabaseSecret"), &awssecretsmanager.SecretProps{
 		Description:   jsii.String("Framebroker: credentials of " + db.AppRole + " (no BYPASSRLS); set by the migrate custom resource"),
@@ -141,5 +219,44 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 			ExcludePunctuation:   jsii.Bool(true),
 		},
 	})
+	rotate := func(id string, s awssecretsmanager.ISecret) {
+		s.AddRotationSchedule(jsii.String(id), &awssecretsmanager.RotationScheduleOptions{
+			AutomaticallyAfter: awscdk.Duration_Days(jsii.Number(RotationDays)),
+			HostedRotation: awssecretsmanager.HostedRotation_PostgreSqlSingleUser(&awssecretsmanager.SingleUserHostedRotationOptions{
+				Vpc: n.vpc, VpcSubnets: n.private,
+				// The Lambdas' group: it reaches the database and Secrets
+				// Manager, nothing else is open to it.
+				SecurityGroups: &[]awsec2.ISecurityGroup{n.lambdaSG},
+			}),
+		})
+	}
+	rotate("AppDatabaseRotation", d.appSecret)
+	if d.cluster != nil {
+		// A bring-your-own database's owner secret is the customer's to
+		// rotate.
+		rotate("OwnerDatabaseRotation", d.ownerSecret)
+	}
 	return d
+}
+
+// secretArn is the ARN of one of the stack's secrets (nil: the operator
+// secret without the secretsArn context value).
+func (d *data) secretArn(s Secret) *string {
+	var sec awssecretsmanager.ISecret
+	switch s {
+	case SecretAppDatabase:
+		sec = d.appSecret
+	case SecretOwnerDatabase:
+		sec = d.ownerSecret
+	case SecretCron:
+		sec = d.cronSecret
+	case SecretKeyring:
+		sec = d.keyringSecret
+	case SecretOperator:
+		sec = d.operatorSecrets
+	}
+	if sec == nil {
+		return nil
+	}
+	return sec.SecretArn()
 }

@@ -5,8 +5,10 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/framebroker/framebroker/shared/config"
@@ -22,65 +24,63 @@ var layerFunctions = map[string]bool{"assets": true, PipelineFunction: true}
 type lambdas struct {
 	byName map[string]awslambda.Function
 	logs   map[string]awslogs.LogGroup
+	roles  map[string]awsiam.Role
 	layer  awslambda.LayerVersion
 }
 
 func (l *lambdas) get(name string) awslambda.Function { return l.byName[name] }
 
-func newLambdas(st awscdk.Stack, p Props, n *network, d *data) *lambdas {
-	l := &lambdas{byName: map[string]awslambda.Function{}, logs: map[string]awslogs.LogGroup{}}
+func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue) *lambdas {
+	l := &lambdas{byName: map[string]awslambda.Function{}, logs: map[string]awslogs.LogGroup{}, roles: map[string]awsiam.Role{}}
 	l.layer = awslambda.NewLayerVersion(st, jsii.String("FFprobeLayer"), &awslambda.LayerVersionProps{
 		Code:                    awslambda.Code_FromAsset(jsii.String(p.LayerAsset), nil),
 		CompatibleRuntimes:      &[]awslambda.Runtime{awslambda.Runtime_PROVIDED_AL2023()},
 		CompatibleArchitectures: &[]awslambda.Architecture{awslambda.Architecture_ARM_64()},
 		Description:             jsii.String("ffprobe and ffmpeg (Debian builds with their libraries) under /opt/bin"),
 	})
-	for _, name := range p.Functions {
+	for _, name := range deployed(p.Functions) {
+		acc := FunctionAccess[name]
 		env := map[string]*string{
 			config.EnvMediaBucket: d.media.BucketName(),
 			config.EnvS3Region:    st.Region(),
 			config.EnvLogLevel:    jsii.String("info"),
 		}
-		switch name {
-		case MigrateFunction:
-			// The only function holding the owner's credentials; it reads
-			// the app role's secret to set that role's password.
-			env[lambdafn.EnvOwnerDatabaseSecretArn] = d.ownerSecret.SecretArn()
-			env[lambdafn.EnvDatabaseSecretArn] = d.appSecret.SecretArn()
-		default:
-			env[lambdafn.EnvDatabaseSecretArn] = d.appSecret.SecretArn()
-			if d.operatorSecrets != nil {
-				env[lambdafn.EnvSecretsArn] = d.operatorSecrets.SecretArn()
-			}
+		if name != MigrateFunction {
 			for k, v := range p.Environment {
 				env[k] = jsii.String(v)
 			}
 		}
-		if name == cron.Function {
-			env[lambdafn.EnvCronSecretArn] = d.cronSecret.SecretArn()
+		for _, s := range acc.Secrets {
+			if arn := d.secretArn(s); arn != nil {
+				env[secretEnv[s]] = arn
+			}
 		}
 		logs := awslogs.NewLogGroup(st, jsii.String("Logs-"+name), &awslogs.LogGroupProps{
 			Retention:     awslogs.RetentionDays_THREE_MONTHS,
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
-		props := &awslambda.FunctionProps{
-			Description:    jsii.String("Framebroker " + name),
-			Runtime:        awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture:   awslambda.Architecture_ARM_64(),
-			Handler:        jsii.String("bootstrap"),
-			Code:           awslambda.Code_FromAsset(jsii.String(filepath.Join(p.LambdaAssets, name)), nil),
-			MemorySize:     jsii.Number(512),
-			Timeout:        awscdk.Duration_Seconds(jsii.Number(29)),
-			Environment:    &env,
-			Vpc:            n.vpc,
-			VpcSubnets:     n.private,
-			SecurityGroups: &[]awsec2.ISecurityGroup{n.lambdaSG},
-			LogGroup:       logs,
-			LoggingFormat:  awslambda.LoggingFormat_JSON,
+		role := awsiam.NewRole(st, jsii.String("Role-"+name), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("Framebroker Lambda " + name + " (infra/stack FunctionAccess)"),
+		})
+		grantAccess(st, role, name, acc, logs, d)
+		asset := name
+		if name == PurgeFunction {
+			asset = cron.Function // the same bootstrap, another role
 		}
+		props := goFunction("Framebroker "+name, filepath.Join(p.LambdaAssets, asset), env, logs, role)
+		props.MemorySize = jsii.Number(512)
+		props.Timeout = awscdk.Duration_Seconds(jsii.Number(29))
+		props.Vpc, props.VpcSubnets = n.vpc, n.private
+		props.SecurityGroups = &[]awsec2.ISecurityGroup{n.lambdaSG}
 		switch name {
-		case MigrateFunction, cron.Function:
+		case MigrateFunction:
 			props.Timeout = awscdk.Duration_Minutes(jsii.Number(5))
+		case cron.Function, PurgeFunction:
+			// Invoked asynchronously by EventBridge: what still fails after
+			// Lambda's retries is kept, and alarms.
+			props.Timeout = awscdk.Duration_Minutes(jsii.Number(5))
+			props.DeadLetterQueue = dlq
 		case PipelineFunction:
 			// Verify re-hashes whole outputs from S3.
 			props.Timeout = awscdk.Duration_Minutes(jsii.Number(15))
@@ -90,21 +90,107 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data) *lambdas {
 			props.MemorySize = jsii.Number(1024)
 		}
 		fn := awslambda.NewFunction(st, jsii.String("Fn-"+name), props)
-		if name == MigrateFunction {
-			d.ownerSecret.GrantRead(fn, nil)
-			d.appSecret.GrantRead(fn, nil)
-		} else {
-			d.appSecret.GrantRead(fn, nil)
-			d.media.GrantReadWrite(fn, nil)
-			if d.operatorSecrets != nil {
-				d.operatorSecrets.GrantRead(fn, nil)
-			}
-		}
-		if name == cron.Function {
-			d.cronSecret.GrantRead(fn, nil)
-		}
 		l.byName[name] = fn
 		l.logs[name] = logs
+		l.roles[name] = role
 	}
 	return l
+}
+
+// goFunction is the common part of every function's properties: a Go
+// bootstrap on provided.al2023, arm64, JSON logs into its own group, its
+// own role.
+func goFunction(desc, code string, env map[string]*string, logs awslogs.ILogGroup, role awsiam.IRole) *awslambda.FunctionProps {
+	return &awslambda.FunctionProps{
+		Description:   jsii.String(desc),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(code), nil),
+		Environment:   &env,
+		LogGroup:      logs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Role:          role,
+	}
+}
+
+// deployed are the route-serving and fixed Lambdas built from fns: the
+// keyring-init function is the custom resource's (keyring.go), and the
+// purge function is added.
+func deployed(fns []string) []string {
+	var out []string
+	for _, f := range fns {
+		if f != KeyringInitFunction {
+			out = append(out, f)
+		}
+	}
+	return append(out, PurgeFunction)
+}
+
+// secretEnv is the environment variable naming each secret's ARN
+// (lambdafn reads them at cold start).
+var secretEnv = map[Secret]string{
+	SecretAppDatabase:   lambdafn.EnvDatabaseSecretArn,
+	SecretOwnerDatabase: lambdafn.EnvOwnerDatabaseSecretArn,
+	SecretCron:          lambdafn.EnvCronSecretArn,
+	SecretKeyring:       lambdafn.EnvKeyringSecretArn,
+	SecretOperator:      lambdafn.EnvSecretsArn,
+}
+
+// eniActions are what Lambda needs to attach a function to the VPC; EC2
+// does not scope them to resources.
+var eniActions = []string{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+	"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"}
+
+// grantAccess writes role's policy from acc: its own log group, the VPC
+// attachment, and exactly the secrets, objects and executions acc names.
+// KMS use is limited to the service that needs it (kms:ViaService).
+func grantAccess(st awscdk.Stack, role awsiam.Role, name string, acc Access, logs awslogs.LogGroup, d *data) {
+	add := func(s awsiam.PolicyStatement) { role.AddToPrincipalPolicy(s) }
+	add(statement([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
+	add(statement(eniActions, jsii.String("*")))
+	var arns []*string
+	for _, s := range acc.Secrets {
+		if arn := d.secretArn(s); arn != nil {
+			arns = append(arns, arn)
+		}
+	}
+	if len(arns) > 0 {
+		add(statement([]string{"secretsmanager:GetSecretValue"}, arns...))
+		add(viaService(st, []string{"kms:Decrypt"}, "secretsmanager", d.key.KeyArn()))
+	}
+	var get, put bool
+	for _, o := range acc.Objects {
+		add(statement(o.Actions, d.media.ArnForObjects(jsii.String(o.Pattern))))
+		for _, a := range o.Actions {
+			get = get || a == s3Get
+			put = put || a == s3Put
+		}
+	}
+	switch {
+	case put && get:
+		add(viaService(st, []string{"kms:Decrypt", "kms:GenerateDataKey"}, "s3", d.key.KeyArn()))
+	case put:
+		add(viaService(st, []string{"kms:GenerateDataKey"}, "s3", d.key.KeyArn()))
+	case get:
+		add(viaService(st, []string{"kms:Decrypt"}, "s3", d.key.KeyArn()))
+	}
+	if len(acc.ListPrefixes) > 0 {
+		actions := []string{"s3:ListBucket"}
+		if acc.ListVersions {
+			actions = append(actions, "s3:ListBucketVersions")
+		}
+		s := statement(actions, d.media.BucketArn())
+		s.AddCondition(jsii.String("StringLike"), map[string]any{"s3:prefix": acc.ListPrefixes})
+		add(s)
+	}
+}
+
+// viaService is a KMS statement usable only through service's API.
+func viaService(st awscdk.Stack, actions []string, service string, key *string) awsiam.PolicyStatement {
+	s := statement(actions, key)
+	s.AddCondition(jsii.String("StringEquals"), map[string]any{
+		"kms:ViaService": service + "." + *st.Region() + ".amazonaws.com",
+	})
+	return s
 }

@@ -18,7 +18,22 @@ type network struct {
 	lambdaSG awsec2.SecurityGroup
 	// workerSG is the Fargate worker's: egress TCP 443 only, no ingress.
 	workerSG awsec2.SecurityGroup
+	// natInstance is the NAT instance provider (nil with NAT gateways or
+	// an existing VPC).
+	natInstance awsec2.NatInstanceProviderV2
+	// s3Endpoint is the S3 gateway endpoint the stack created (nil with
+	// s3GatewayEndpoint=existing).
+	s3Endpoint awsec2.GatewayVpcEndpoint
 }
+
+// NatInstanceType is the default NAT instance's type: the smallest Graviton
+// instance; its burstable network (up to 5 Gbit/s) carries API calls and
+// webhooks, while media goes to S3 through the gateway endpoint.
+const NatInstanceType = "t4g.nano"
+
+// NatVolumeGiB is the NAT instance's root volume (the Amazon Linux 2023
+// AMI's size).
+const NatVolumeGiB = 8
 
 func newNetwork(st awscdk.Stack, p Props) *network {
 	n := &network{}
@@ -27,13 +42,31 @@ func newNetwork(st awscdk.Stack, p Props) *network {
 		n.private = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 		n.isolated = n.private
 	} else {
+		// Egress of the private subnets (Secrets Manager, Step Functions,
+		// ECR, Stripe, webhook receivers, SMTP): NAT gateways when asked
+		// for, else one NAT instance (README "Idle cost": a NAT gateway is
+		// most of an idle month's bill). S3 bypasses both (gateway
+		// endpoint below).
+		var provider awsec2.NatProvider
 		nat := p.NatGateways
 		if nat == 0 {
+			n.natInstance = awsec2.NatProvider_InstanceV2(&awsec2.NatInstanceProps{
+				InstanceType: awsec2.NewInstanceType(jsii.String(NatInstanceType)),
+				MachineImage: awsec2.MachineImage_LatestAmazonLinux2023(&awsec2.AmazonLinux2023ImageSsmParameterProps{
+					CpuType: awsec2.AmazonLinuxCpuType_ARM_64,
+				}),
+				DefaultAllowedTraffic:    awsec2.NatTrafficDirection_OUTBOUND_ONLY,
+				AssociatePublicIpAddress: jsii.Bool(true),
+			})
+			provider = n.natInstance
 			nat = 1
+		} else {
+			provider = awsec2.NatProvider_Gateway(nil)
 		}
 		vpc := awsec2.NewVpc(st, jsii.String("Vpc"), &awsec2.VpcProps{
-			MaxAzs:      jsii.Number(2),
-			NatGateways: jsii.Number(float64(nat)),
+			MaxAzs:             jsii.Number(2),
+			NatGateways:        jsii.Number(float64(nat)),
+			NatGatewayProvider: provider,
 			SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
 				{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
 				{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(20)},
@@ -44,15 +77,28 @@ func newNetwork(st awscdk.Stack, p Props) *network {
 			},
 		})
 		n.vpc = vpc
+		if n.natInstance != nil {
+			for _, inst := range *n.natInstance.GatewayInstances() {
+				// Root volume encrypted (the AMI's size, gp3).
+				inst.Instance().SetBlockDeviceMappings([]any{&awsec2.CfnInstance_BlockDeviceMappingProperty{
+					DeviceName: jsii.String("/dev/xvda"),
+					Ebs: &awsec2.CfnInstance_EbsProperty{Encrypted: jsii.Bool(true), VolumeType: jsii.String("gp3"),
+						VolumeSize: jsii.Number(NatVolumeGiB), DeleteOnTermination: jsii.Bool(true)},
+				}})
+			}
+		}
 		n.private = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 		n.isolated = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
 	}
 	// S3 traffic of the private subnets never leaves AWS's network, NAT or
-	// not.
-	n.vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
-		Service: awsec2.GatewayVpcEndpointAwsService_S3(),
-		Subnets: &[]*awsec2.SubnetSelection{n.private},
-	})
+	// not (and does not load the NAT instance). An existing VPC may have
+	// one already (S3GatewayEndpoint).
+	if p.VpcID == "" || p.S3GatewayEndpoint == S3EndpointCreate {
+		n.s3Endpoint = n.vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
+			Service: awsec2.GatewayVpcEndpointAwsService_S3(),
+			Subnets: &[]*awsec2.SubnetSelection{n.private},
+		})
+	}
 	n.lambdaSG = awsec2.NewSecurityGroup(st, jsii.String("LambdaSG"), &awsec2.SecurityGroupProps{
 		Vpc:         n.vpc,
 		Description: jsii.String("Framebroker Lambdas: outbound to the database, AWS APIs and webhook receivers"),

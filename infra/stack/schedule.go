@@ -6,10 +6,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/framebroker/framebroker/shared/cron"
-	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // cronFunction is the Lambda serving the /internal/cron/ route of the
@@ -23,22 +23,53 @@ func cronFunction(t Table) string {
 	return cron.Function
 }
 
-// newSchedule creates one EventBridge rule per cron job. The target invokes
-// the cron Lambda directly (the /internal/cron route is not on the API) with
-// a lambdafn.CronEvent carrying the job name and the cron secret, which
-// CloudFormation resolves from Secrets Manager at deploy time.
-func newSchedule(st awscdk.Stack, p Props, d *data, l *lambdas) {
+// CronEvent is the input of every cron rule target: the job's name and
+// nothing else. No secret is in the template or the rule: the cron Lambda
+// reads its own (FRAMEBROKER_CRON_SECRET_ARN), and only these rules may
+// invoke it (its resource policy).
+func CronEvent(job string) map[string]any { return map[string]any{"job": job} }
+
+// newDeadLetters is the queue of scheduled events that could not be
+// delivered (rule targets) or failed in the cron Lambdas after Lambda's
+// asynchronous retries.
+func newDeadLetters(st awscdk.Stack) awssqs.Queue {
+	return awssqs.NewQueue(st, jsii.String("CronDeadLetters"), &awssqs.QueueProps{
+		// SQS-managed encryption: EventBridge can write to it without a
+		// grant in the customer's key policy (keyArn).
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+}
+
+// schedule is the cron rules and their dead-letter queue.
+type schedule struct {
+	dlq awssqs.Queue
+}
+
+// newSchedule creates one EventBridge rule per cron job. Each target
+// invokes the cron Lambda directly (the /internal/cron route is not on the
+// API); the workspace purge invokes the purge Lambda, the only role that
+// may delete object versions. Events that still fail after the retries go
+// to a dead-letter queue, which alarms.
+func newSchedule(st awscdk.Stack, p Props, d *data, l *lambdas, dlq awssqs.Queue) *schedule {
+	s := &schedule{dlq: dlq}
 	fn := l.get(cronFunction(p.Table))
-	secret := d.cronSecret.SecretValue().UnsafeUnwrap()
 	for _, e := range p.Schedule {
+		target := fn
+		if e.Name == cron.WorkspacePurge {
+			target = l.get(PurgeFunction)
+		}
 		rule := awsevents.NewRule(st, jsii.String("Cron-"+e.Name), &awsevents.RuleProps{
 			Description: jsii.String("Framebroker cron " + e.Name),
 			Schedule:    awsevents.Schedule_Expression(jsii.String(e.Expression())),
 		})
-		rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
-			Event:         awsevents.RuleTargetInput_FromObject(lambdafn.CronEvent{Job: e.Name, Secret: *secret}.Object()),
-			RetryAttempts: jsii.Number(2),
-			MaxEventAge:   awscdk.Duration_Minutes(jsii.Number(10)),
+		rule.AddTarget(awseventstargets.NewLambdaFunction(target, &awseventstargets.LambdaFunctionProps{
+			Event:           awsevents.RuleTargetInput_FromObject(CronEvent(e.Name)),
+			RetryAttempts:   jsii.Number(2),
+			MaxEventAge:     awscdk.Duration_Minutes(jsii.Number(10)),
+			DeadLetterQueue: s.dlq,
 		}))
 	}
+	return s
 }

@@ -20,11 +20,16 @@ package stack
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -63,8 +68,15 @@ type Props struct {
 	// VpcID deploys into an existing VPC (a lookup: needs credentials and
 	// an account/region at synth).
 	VpcID string
-	// NatGateways is the number of NAT gateways of a new VPC (default 1).
+	// NatGateways is the number of NAT gateways of a new VPC. 0 (the
+	// default) gives the private subnets one NAT instance instead
+	// (t4g.nano, ~$7 a month with its public IPv4 address, against ~$36 for
+	// a NAT gateway): see README "Idle cost".
 	NatGateways int
+	// S3GatewayEndpoint says, with VpcID, whether the stack adds an S3
+	// gateway endpoint to the VPC's private route tables ("create") or the
+	// VPC already has one ("existing"; a second one would fail the deploy).
+	S3GatewayEndpoint string
 	// DatabaseSecretArn names an existing database's owner secret (RDS JSON
 	// format: username, password, host, port, dbname); empty creates an
 	// Aurora Serverless v2 cluster.
@@ -85,6 +97,61 @@ type Props struct {
 	Environment map[string]string
 	// AlarmEmail subscribes an address to the alarm topic.
 	AlarmEmail string
+	// CorsOrigins are the browser origins allowed to PUT and GET media
+	// with presigned URLs (https://app.example.com); none: no CORS rule,
+	// so browsers cannot upload cross-origin (the CLI and servers can).
+	CorsOrigins []string
+}
+
+// S3GatewayEndpoint values.
+const (
+	S3EndpointCreate   = "create"
+	S3EndpointExisting = "existing"
+)
+
+// Validate refuses option combinations that synth would accept and a
+// deploy would reject or mishandle, saying what is missing.
+func (p Props) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if err := checkAccess(p.Functions); err != nil {
+		errs = append(errs, err)
+	}
+	if p.DatabaseSecurityGroupID != "" && p.VpcID == "" {
+		bad("databaseSecurityGroupId needs vpcId: the Lambdas must run in the database's VPC to reach it through that security group")
+	}
+	if p.DatabaseSecurityGroupID != "" && p.DatabaseSecretArn == "" {
+		bad("databaseSecurityGroupId needs databaseSecretArn: without it the stack creates its own database and the group would be unused")
+	}
+	if p.VpcID != "" && p.S3GatewayEndpoint != S3EndpointCreate && p.S3GatewayEndpoint != S3EndpointExisting {
+		bad("vpcId needs s3GatewayEndpoint=create (the stack adds an S3 gateway endpoint to the private route tables) or s3GatewayEndpoint=existing (they already have one; a second fails the deploy), got %q", p.S3GatewayEndpoint)
+	}
+	if p.VpcID == "" && p.S3GatewayEndpoint != "" {
+		bad("s3GatewayEndpoint applies to an existing VPC (vpcId) only; a new VPC always gets its endpoint")
+	}
+	if p.VpcID != "" && p.NatGateways != 0 {
+		bad("natGateways applies to a new VPC only; with vpcId the VPC's own routes are used")
+	}
+	if p.NatGateways < 0 {
+		bad("natGateways must be 0 (one NAT instance) or more (NAT gateways), got %d", p.NatGateways)
+	}
+	if p.DomainName != "" && p.CertificateArn == "" {
+		bad("domainName needs certificateArn: an ACM certificate for %s in the stack's region (without it the API URL and OAuth redirects would point nowhere)", p.DomainName)
+	}
+	if p.CertificateArn != "" && p.DomainName == "" {
+		bad("certificateArn needs domainName (the name the certificate is for)")
+	}
+	if p.KeyArn != "" && !(strings.HasPrefix(p.KeyArn, "arn:") && strings.Contains(p.KeyArn, ":kms:") && strings.Contains(p.KeyArn, ":key/")) {
+		bad("keyArn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or id: %q", p.KeyArn)
+	}
+	for _, o := range p.CorsOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || strings.Contains(o, "*") ||
+			!(u.Scheme == "https" || (u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1"))) {
+			bad("corsOrigins: %q is not an https origin (scheme://host[:port], no wildcard, no path)", o)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Stack is the synthesized stack and the constructs tests look at.
@@ -94,20 +161,37 @@ type Stack struct {
 	data   *data
 	fns    *lambdas
 	worker *worker
+	// migrate and keyring are the custom resources; keyringFn serves the
+	// latter.
+	migrate, keyring awscdk.CustomResource
+	keyringFn        awslambda.Function
+	schedule         *schedule
+	alarms           *alarms
 }
 
-// New builds the stack.
+// New builds the stack. It panics on Props that Validate refuses (the
+// CDK app calls Validate first and prints the error).
 func New(scope constructs.Construct, id string, p Props) *Stack {
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
 	st := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
 	s := &Stack{Stack: st}
 	s.net = newNetwork(st, p)
 	s.data = newData(st, p, s.net)
-	s.fns = newLambdas(st, p, s.net, s.data)
+	dlq := newDeadLetters(st)
+	s.fns = newLambdas(st, p, s.net, s.data, dlq)
 	newAPI(st, p, s.fns)
 	s.worker = newWorker(st, p, s.net, s.data, s.fns)
-	newMigration(st, p, s.data, s.fns)
-	newSchedule(st, p, s.data, s.fns)
-	newAlarms(st, p, s.data, s.fns, s.worker)
+	s.migrate = newMigration(st, p, s.data, s.fns)
+	s.keyringFn, s.keyring = newKeyring(st, p, s.data)
+	// No function serves a request before its keys exist.
+	for _, fn := range s.fns.byName {
+		fn.Node().AddDependency(s.keyring)
+	}
+	s.schedule = newSchedule(st, p, s.data, s.fns, dlq)
+	s.alarms = newAlarms(st, p, s.data, s.fns, s.worker, s.schedule)
+	suppressNag(s, p)
 	return s
 }
 
@@ -119,6 +203,7 @@ func FeatureFlags() map[string]any {
 		"@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy": true,
 		"@aws-cdk/aws-iam:minimizePolicies":                    true,
 		"@aws-cdk/aws-s3:createDefaultLoggingPolicy":           true,
+		"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy":      true,
 		"@aws-cdk/aws-ecs:arnFormatIncludesClusterName":        true,
 		"@aws-cdk/aws-apigateway:disableCloudWatchRole":        true,
 		"@aws-cdk/aws-kms:aliasNameRef":                        true,

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"sort"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/framebroker/framebroker/infra/workflow"
 	"github.com/framebroker/framebroker/shared/config"
-	"github.com/framebroker/framebroker/shared/cron"
 )
 
 // WorkerContainer is the worker's container name in the task definition.
@@ -32,7 +33,11 @@ type worker struct {
 	task      awsecs.FargateTaskDefinition
 	container awsecs.ContainerDefinition
 	machine   sfn.StateMachine
-	role      awsiam.Role
+	// machineLogs is the state machine's execution log.
+	machineLogs awslogs.LogGroup
+	role        awsiam.Role
+	// policy is the state machine role's policy.
+	policy awsiam.Policy
 }
 
 func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worker {
@@ -85,6 +90,10 @@ func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worke
 		Description: jsii.String("Framebroker encode-job state machine"),
 	})
 	pipeline := l.get(PipelineFunction)
+	w.machineLogs = awslogs.NewLogGroup(st, jsii.String("EncodeJobLogs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_THREE_MONTHS,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
 	w.machine = workflow.New(st, "EncodeJob", workflow.Props{
 		Pipeline:       pipeline,
 		Cluster:        w.cluster,
@@ -93,8 +102,9 @@ func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worke
 		SecurityGroups: &[]awsec2.ISecurityGroup{n.workerSG},
 		Subnets:        n.private,
 		Role:           awsiam.Role_FromRoleArn(st, jsii.String("EncodeJobRoleRef"), w.role.RoleArn(), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}),
+		Logs:           w.machineLogs,
 	})
-	w.role.AttachInlinePolicy(awsiam.NewPolicy(st, jsii.String("EncodeJobPolicy"), &awsiam.PolicyProps{
+	pol := awsiam.NewPolicy(st, jsii.String("EncodeJobPolicy"), &awsiam.PolicyProps{
 		Statements: &[]awsiam.PolicyStatement{
 			statement([]string{"lambda:InvokeFunction"}, pipeline.FunctionArn()),
 			// Any revision of this family (an update registers a new one while
@@ -112,22 +122,52 @@ func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worke
 				Service: jsii.String("events"), Resource: jsii.String("rule"),
 				ResourceName: jsii.String("StepFunctionsGetEventsForECSTaskRule"),
 			})),
+			// Execution logging: CloudWatch Logs' log-delivery API has no
+			// resource-level permissions.
+			statement(SFNLogDeliveryActions, jsii.String("*")),
 		},
-	}))
-	// The jobs Lambda starts and cancels executions; the crons (reconcile,
-	// workspace purge) read and stop them.
-	for _, name := range []string{JobsFunction, cron.Function} {
-		if fn := l.get(name); fn != nil {
-			w.machine.GrantStartExecution(fn)
-			w.machine.GrantExecution(fn, jsii.String("states:StopExecution"))
-			w.machine.GrantRead(fn)
-			fn.AddEnvironment(jsii.String(config.EnvStateMachineARN), w.machine.StateMachineArn(), nil)
-			fn.AddEnvironment(jsii.String(config.EnvEncodeBackend), jsii.String("stepfunctions"), nil)
+	})
+	w.policy = pol
+	w.role.AttachInlinePolicy(pol)
+	// Step Functions checks log delivery when it creates the machine.
+	w.machine.Node().AddDependency(pol)
+	// Step Functions actions per function come from FunctionAccess:
+	// StartExecution on the machine, the others on its executions.
+	executions := st.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("states"), Resource: jsii.String("execution"),
+		ResourceName: jsii.String(*w.machine.StateMachineName() + ":*"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	for _, name := range sortedNames(l.byName) {
+		var onMachine, onExecutions []string
+		for _, a := range FunctionAccess[name].Executions {
+			if a == "states:StartExecution" {
+				onMachine = append(onMachine, a)
+			} else {
+				onExecutions = append(onExecutions, a)
+			}
 		}
+		if len(onMachine)+len(onExecutions) == 0 {
+			continue
+		}
+		if len(onMachine) > 0 {
+			l.roles[name].AddToPrincipalPolicy(statement(onMachine, w.machine.StateMachineArn()))
+		}
+		if len(onExecutions) > 0 {
+			l.roles[name].AddToPrincipalPolicy(statement(onExecutions, executions))
+		}
+		fn := l.get(name)
+		fn.AddEnvironment(jsii.String(config.EnvStateMachineARN), w.machine.StateMachineArn(), nil)
+		fn.AddEnvironment(jsii.String(config.EnvEncodeBackend), jsii.String("stepfunctions"), nil)
 	}
 	awscdk.NewCfnOutput(st, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: w.machine.StateMachineArn()})
 	return w
 }
+
+// SFNLogDeliveryActions are what Step Functions needs to deliver
+// execution logs to CloudWatch Logs.
+var SFNLogDeliveryActions = []string{"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+	"logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
 
 func statement(actions []string, resources ...*string) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -135,4 +175,13 @@ func statement(actions []string, resources ...*string) awsiam.PolicyStatement {
 		Actions:   jsii.Strings(actions...),
 		Resources: &resources,
 	})
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

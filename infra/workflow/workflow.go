@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	sfn "github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	tasks "github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -68,6 +69,9 @@ type Props struct {
 	// automatic grants would add iam:PassRole on a task role that does not
 	// exist.
 	Role awsiam.IRole
+	// Logs, if set, receives the execution log (state transitions, no
+	// execution data); the role must be allowed to deliver logs.
+	Logs awslogs.ILogGroup
 }
 
 func step(scope constructs.Construct, state, name string, p Props, payload map[string]any, resultPath string) tasks.LambdaInvoke {
@@ -181,7 +185,14 @@ func Definition(scope constructs.Construct, p Props) sfn.IChainable {
 
 // New creates the encode-job state machine.
 func New(scope constructs.Construct, id string, p Props) sfn.StateMachine {
+	var logs *sfn.LogOptions
+	if p.Logs != nil {
+		// Every state transition, without its input and output: those hold
+		// presigned URLs (their signatures must never reach the logs).
+		logs = &sfn.LogOptions{Destination: p.Logs, Level: sfn.LogLevel_ALL, IncludeExecutionData: jsii.Bool(false)}
+	}
 	return sfn.NewStateMachine(scope, jsii.String(id), &sfn.StateMachineProps{
+		Logs:           logs,
 		DefinitionBody: sfn.DefinitionBody_FromChainable(Definition(scope, p)),
 		Role:           p.Role,
 		Timeout:        awscdk.Duration_Hours(jsii.Number(6)),

@@ -1,0 +1,159 @@
+package stack
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/framebroker/framebroker/shared/cron"
+)
+
+// Functions the stack deploys beyond the router table's and the fixed ones.
+const (
+	// PurgeFunction runs the workspace-purge cron with the cron bootstrap
+	// but its own role: the only role that may delete object versions.
+	PurgeFunction = "purge"
+	// KeyringInitFunction serves the custom resource that fills the
+	// keyring secret on first deploy (functions/keyring-init).
+	KeyringInitFunction = "keyring-init"
+)
+
+// Secret names a secret a function may read.
+type Secret string
+
+// The stack's secrets.
+const (
+	// SecretAppDatabase is framebroker_app's credentials and endpoint.
+	SecretAppDatabase Secret = "app-database"
+	// SecretOwnerDatabase is the schema owner's (migrate only).
+	SecretOwnerDatabase Secret = "owner-database"
+	// SecretCron is the cron route's shared secret (cron and purge only).
+	SecretCron Secret = "cron"
+	// SecretKeyring is the signing keyring document (shared/keyring).
+	SecretKeyring Secret = "keyring"
+	// SecretOperator is the operator's JSON secret of FRAMEBROKER_*
+	// settings (Stripe, webhook sealing key, SMTP, OAuth, TOTP key). One
+	// secret: every function that needs any of its values reads all of
+	// them (Secrets Manager grants whole secrets).
+	SecretOperator Secret = "operator"
+)
+
+// ObjectGrant is a set of S3 object actions on a key pattern of the media
+// bucket ("ws/*/assets/*").
+type ObjectGrant struct {
+	Pattern string
+	Actions []string
+}
+
+// Access is everything one function may do besides writing its own log
+// group and attaching to the VPC. Presigned URLs are signed with the
+// function's credentials, so a function that presigns a PUT needs
+// s3:PutObject itself.
+type Access struct {
+	Secrets []Secret
+	Objects []ObjectGrant
+	// ListPrefixes lets the function list keys under these prefixes
+	// (s3:ListBucket with an s3:prefix condition); ListVersions also lists
+	// object versions there.
+	ListPrefixes []string
+	ListVersions bool
+	// Executions are Step Functions actions on the encode-job state
+	// machine: states:StartExecution on the machine, the others on its
+	// executions.
+	Executions []string
+}
+
+// S3 actions the functions use.
+const (
+	s3Get           = "s3:GetObject"
+	s3Put           = "s3:PutObject"
+	s3Delete        = "s3:DeleteObject"
+	s3DeleteVersion = "s3:DeleteObjectVersion"
+)
+
+// FunctionAccess is the least privilege of every Lambda, by function name.
+// A function missing here is refused at synth (Props.Validate), so a new
+// function starts with nothing rather than with everything. The infra test
+// TestLeastPrivilegePerFunction checks each role against this table and
+// fails on any extra permission.
+var FunctionAccess = map[string]Access{
+	// Serves /healthz; the runtime connects to the database at start-up.
+	"health": {Secrets: []Secret{SecretAppDatabase}},
+	// Session lookup only.
+	AuthorizerFunction: {Secrets: []Secret{SecretAppDatabase}},
+	// Login, signup, TOTP (TOTP sealing key), OAuth client secrets, mail.
+	"auth": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
+	// Memberships, invitations (mail), deletion requests (signed tombstones).
+	"workspaces": {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}},
+	// Uploads: presigned PUTs into assets/, downloads of any asset (encode
+	// outputs are assets too), probing reads, deletes (a delete marker in
+	// the versioned bucket: the evidence version stays).
+	"assets": {Secrets: []Secret{SecretAppDatabase}, Objects: []ObjectGrant{
+		{"ws/*/assets/*", []string{s3Put, s3Delete}},
+		{"ws/*", []string{s3Get}},
+	}},
+	// Job submission and cancellation (billing reservations), output
+	// download URLs.
+	JobsFunction: {Secrets: []Secret{SecretAppDatabase, SecretOperator},
+		Objects:    []ObjectGrant{{"ws/*/jobs/*", []string{s3Get}}},
+		Executions: []string{"states:StartExecution", "states:StopExecution"}},
+	// State machine steps: input URLs and the worker's grant (presigned
+	// PUTs of outputs and report), verification reads, trail signing,
+	// billing on job end.
+	PipelineFunction: {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}, Objects: []ObjectGrant{
+		{"ws/*/jobs/*", []string{s3Put}},
+		{"ws/*", []string{s3Get}},
+	}},
+	// Webhook endpoints (sealing key).
+	"webhooks": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
+	// Stripe checkout and Stripe's webhook.
+	"checkout": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
+	// Signed ledger exports and verification.
+	"ledger": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
+	// Published public keys and manifests.
+	"provenance": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
+	// Publishing (signs manifests).
+	"releases": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
+	// Webhook retries (sealing key), retention, job reconcile (stops or
+	// restarts executions), mail outbox (SMTP).
+	cron.Function: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},
+		Executions: []string{"states:StartExecution", "states:StopExecution"}},
+	// Workspace purge: removes every object and version under the
+	// workspace's prefix, signs the tombstone.
+	PurgeFunction: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},
+		Objects:      []ObjectGrant{{"ws/*", []string{s3Delete, s3DeleteVersion}}},
+		ListPrefixes: []string{"ws/*"}, ListVersions: true,
+		Executions: []string{"states:StopExecution"}},
+	// Schema owner: applies migrations, sets framebroker_app's password.
+	MigrateFunction: {Secrets: []Secret{SecretOwnerDatabase, SecretAppDatabase}},
+}
+
+// keyringInitAccess is the keyring-init custom resource's: read and write
+// the keyring secret, nothing else (no VPC, no database).
+var keyringInitAccess = []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+
+// checkAccess refuses functions without an entry in FunctionAccess.
+func checkAccess(fns []string) error {
+	var missing []string
+	for _, f := range fns {
+		if f == KeyringInitFunction {
+			continue
+		}
+		if _, ok := FunctionAccess[f]; !ok {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("functions %v have no entry in infra/stack FunctionAccess: declare what each may read before it can deploy", missing)
+	}
+	return nil
+}
+
+func (a Access) has(s Secret) bool {
+	for _, x := range a.Secrets {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

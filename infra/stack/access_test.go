@@ -1,0 +1,293 @@
+package stack
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/framebroker/framebroker/shared/cron"
+)
+
+// names maps the logical ids of the resources policies point at to
+// stable names, so grants read "${media.Arn}/ws/*" in any stack.
+func names(fx *fixture) map[string]string {
+	s := fx.stack
+	lid := func(c constructs.IConstruct) string {
+		return *s.Stack.GetLogicalId(c.Node().DefaultChild().(awscdk.CfnElement))
+	}
+	m := map[string]string{
+		lid(s.data.media):         "media",
+		lid(s.data.appSecret):     "appSecret",
+		lid(s.data.cronSecret):    "cronSecret",
+		lid(s.data.keyringSecret): "keyringSecret",
+		lid(s.worker.machine):     "machine",
+		lid(s.schedule.dlq):       "dlq",
+	}
+	if k, ok := s.data.key.(awscdk.Resource); ok && fx.props.KeyArn == "" {
+		m[lid(k)] = "key"
+	}
+	if s.data.cluster != nil {
+		m[*s.Stack.GetLogicalId(s.data.ownerSecret.Node().DefaultChild().(awscdk.CfnElement))] = "ownerSecret"
+	}
+	for name, lg := range s.fns.logs {
+		m[lid(lg)] = "logs-" + name
+	}
+	return m
+}
+
+// render flattens a CloudFormation value: Ref and GetAtt become ${name}
+// and ${name.Attr}, Fn::Join is joined, literals stay.
+func render(v any, n map[string]string) string {
+	name := func(id string) string {
+		if x, ok := n[id]; ok {
+			return x
+		}
+		return id
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if r, ok := x["Ref"].(string); ok {
+			return "${" + name(r) + "}"
+		}
+		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+			return "${" + name(ga[0].(string)) + "." + ga[1].(string) + "}"
+		}
+		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
+			var parts []string
+			for _, p := range j[1].([]any) {
+				parts = append(parts, render(p, n))
+			}
+			return strings.Join(parts, j[0].(string))
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, k+"="+render(x[k], n))
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case []any:
+		var parts []string
+		for _, p := range x {
+			parts = append(parts, render(p, n))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// grants are a role's Allow statements as "action resource [condition]"
+// lines: its inline policies and the AWS::IAM::Policy resources attached
+// to it. Managed policies are returned apart.
+func grants(t *testing.T, fx *fixture, roleID string, n map[string]string) (map[string]bool, []any) {
+	t.Helper()
+	out := map[string]bool{}
+	add := func(doc any) {
+		d, _ := doc.(map[string]any)
+		for _, s := range list(d["Statement"]) {
+			st := s.(map[string]any)
+			if st["Effect"] != "Allow" {
+				t.Errorf("role %s: a %v statement (only Allow is expected)", roleID, st["Effect"])
+				continue
+			}
+			cond := ""
+			if c, ok := st["Condition"]; ok {
+				cond = " if " + render(c, n)
+			}
+			for _, a := range list(st["Action"]) {
+				for _, r := range list(st["Resource"]) {
+					out[a.(string)+" "+render(r, n)+cond] = true
+				}
+			}
+		}
+	}
+	role := find(fx.tpl, "AWS::IAM::Role")[roleID]
+	for _, p := range list(props(role)["Policies"]) {
+		add(p.(map[string]any)["PolicyDocument"])
+	}
+	for _, pol := range find(fx.tpl, "AWS::IAM::Policy") {
+		for _, r := range list(props(pol)["Roles"]) {
+			if refID(r) == roleID {
+				add(props(pol)["PolicyDocument"])
+			}
+		}
+	}
+	return out, list(props(role)["ManagedPolicyArns"])
+}
+
+// expectedGrants is what one function's role must hold, derived from
+// the function's FunctionAccess entry.
+func expectedGrants(fx *fixture, fn string) map[string]bool {
+	acc := FunctionAccess[fn]
+	key := "${key.Arn}"
+	if fx.props.KeyArn != "" {
+		key = fx.props.KeyArn
+	}
+	via := func(svc string) string {
+		return " if {StringEquals={kms:ViaService=" + svc + ".${AWS::Region}.amazonaws.com}}"
+	}
+	if r := fx.props.StackProps.Env; r != nil && r.Region != nil {
+		via = func(svc string) string {
+			return " if {StringEquals={kms:ViaService=" + svc + "." + *r.Region + ".amazonaws.com}}"
+		}
+	}
+	want := map[string]bool{
+		"logs:CreateLogStream ${logs-" + fn + ".Arn}": true,
+		"logs:PutLogEvents ${logs-" + fn + ".Arn}":    true,
+	}
+	for _, a := range eniActions {
+		want[a+" *"] = true
+	}
+	secrets := 0
+	for _, s := range acc.Secrets {
+		var arn string
+		switch s {
+		case SecretAppDatabase:
+			arn = "${appSecret}"
+		case SecretOwnerDatabase:
+			arn = "${ownerSecret}"
+			if fx.props.DatabaseSecretArn != "" {
+				arn = fx.props.DatabaseSecretArn
+			}
+		case SecretCron:
+			arn = "${cronSecret}"
+		case SecretKeyring:
+			arn = "${keyringSecret}"
+		case SecretOperator:
+			if fx.props.SecretsArn == "" {
+				continue
+			}
+			arn = fx.props.SecretsArn
+		}
+		want["secretsmanager:GetSecretValue "+arn] = true
+		secrets++
+	}
+	if secrets > 0 {
+		want["kms:Decrypt "+key+via("secretsmanager")] = true
+	}
+	var get, put bool
+	for _, o := range acc.Objects {
+		for _, a := range o.Actions {
+			want[a+" ${media.Arn}/"+o.Pattern] = true
+			get, put = get || a == s3Get, put || a == s3Put
+		}
+	}
+	if get {
+		want["kms:Decrypt "+key+via("s3")] = true
+	}
+	if put {
+		want["kms:GenerateDataKey "+key+via("s3")] = true
+	}
+	for _, p := range acc.ListPrefixes {
+		cond := " if {StringLike={s3:prefix=[" + p + "]}}"
+		want["s3:ListBucket ${media.Arn}"+cond] = true
+		if acc.ListVersions {
+			want["s3:ListBucketVersions ${media.Arn}"+cond] = true
+		}
+	}
+	for _, a := range acc.Executions {
+		if a == "states:StartExecution" {
+			want[a+" ${machine}"] = true
+		} else {
+			region, account := "${AWS::Region}", "${AWS::AccountId}"
+			if e := fx.props.StackProps.Env; e != nil && e.Account != nil {
+				region, account = *e.Region, *e.Account
+			}
+			want[a+" arn:${AWS::Partition}:states:"+region+":"+account+":execution:${machine.Name}:*"] = true
+		}
+	}
+	if fn == cron.Function || fn == PurgeFunction {
+		want["sqs:SendMessage ${dlq.Arn}"] = true // the Lambda dead-letter queue
+	}
+	return want
+}
+
+// TestLeastPrivilegePerFunction: every function the router table names
+// (and the fixed ones) has its own role holding exactly what
+// FunctionAccess grants it: no managed policy, no extra action or
+// resource. Independently of that table: only the purge role may delete
+// object versions, health and the authorizer read the app database secret
+// and nothing else, no function reads the owner secret but migrate, and no
+// S3 action is a wildcard.
+func TestLeastPrivilegePerFunction(t *testing.T) {
+	for _, f := range variants {
+		fx := f.fix(t)
+		n := names(fx)
+		fns := deployed(fx.props.Functions)
+		for _, want := range append(fx.props.Table.Functions(), AuthorizerFunction, PipelineFunction, MigrateFunction, cron.Function, PurgeFunction) {
+			if !contains(fns, want) {
+				t.Errorf("%s: the router table names %s, which is not deployed", f.name, want)
+			}
+		}
+		for _, fn := range fns {
+			t.Run(f.name+"/"+fn, func(t *testing.T) {
+				role := *fx.stack.Stack.GetLogicalId(fx.stack.fns.roles[fn].Node().DefaultChild().(awscdk.CfnElement))
+				got, managed := grants(t, fx, role, n)
+				if len(managed) > 0 {
+					t.Errorf("managed policies %s", str(managed))
+				}
+				want := expectedGrants(fx, fn)
+				for g := range got {
+					if !want[g] {
+						t.Errorf("extra permission: %s", g)
+					}
+				}
+				for g := range want {
+					if !got[g] {
+						t.Errorf("missing permission: %s", g)
+					}
+				}
+				// Invariants that hold whatever FunctionAccess says.
+				for g := range got {
+					action := strings.Fields(g)[0]
+					if action == s3DeleteVersion && fn != PurgeFunction {
+						t.Errorf("%s may delete object versions", fn)
+					}
+					if strings.HasPrefix(action, "s3:") && strings.Contains(action, "*") {
+						t.Errorf("wildcard S3 action %s", g)
+					}
+					if strings.Contains(g, "${ownerSecret}") || (fx.props.DatabaseSecretArn != "" && strings.Contains(g, fx.props.DatabaseSecretArn)) {
+						if fn != MigrateFunction {
+							t.Errorf("%s reads the owner's secret", fn)
+						}
+					}
+					if (fn == "health" || fn == AuthorizerFunction) && (strings.HasPrefix(action, "s3:") ||
+						(action == "secretsmanager:GetSecretValue" && !strings.HasSuffix(g, "${appSecret}"))) {
+						t.Errorf("%s holds %s", fn, g)
+					}
+				}
+			})
+		}
+		// No other role in the stack may delete object versions either.
+		for id, pol := range find(fx.tpl, "AWS::IAM::Policy") {
+			if strings.Contains(str(props(pol)["PolicyDocument"]), s3DeleteVersion) &&
+				refID(list(props(pol)["Roles"])[0]) != *fx.stack.Stack.GetLogicalId(fx.stack.fns.roles[PurgeFunction].Node().DefaultChild().(awscdk.CfnElement)) {
+				t.Errorf("%s: policy %s grants %s", f.name, id, s3DeleteVersion)
+			}
+		}
+	}
+}
+
+// TestFunctionAccessCoversTheTable: a function without an entry is refused
+// at synth, so a new route function cannot deploy with a default grant.
+func TestFunctionAccessCoversTheTable(t *testing.T) {
+	_, fns := tableAndFunctions(t)
+	if err := checkAccess(fns); err != nil {
+		t.Fatal(err)
+	}
+	err := checkAccess(append(fns, "newfunction"))
+	if err == nil || !strings.Contains(err.Error(), "newfunction") {
+		t.Fatalf("a function without FunctionAccess entry was accepted: %v", err)
+	}
+}
