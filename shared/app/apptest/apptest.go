@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/billing"
@@ -40,9 +41,23 @@ type Env struct {
 	Mail *mailtest.Catcher
 }
 
+// Option changes how New builds the environment.
+type Option func(*options)
+
+type options struct{ tracer pgx.QueryTracer }
+
+// WithTracer serves the API on a pool whose connections report every query
+// (and batch and prepare, if tr implements those tracers) to tr: for tests
+// that count a request's round trips.
+func WithTracer(tr pgx.QueryTracer) Option { return func(o *options) { o.tracer = tr } }
+
 // New starts the API on a fresh database.
-func New(t testing.TB) *Env {
+func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	dbtest.RequireStack(t, config.EnvS3Endpoint)
 	if os.Getenv("FRAMEBROKER_TEST_LOG") == "" {
 		// Request lines are noise in test output; errors still show.
@@ -81,7 +96,19 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.NewWith(cfg, d.App, store, media.FFprobe{})
+	pool := d.App
+	if o.tracer != nil {
+		pc, err := pgxpool.ParseConfig(d.AppDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.ConnConfig.Tracer = o.tracer
+		if pool, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+	}
+	a, err := app.NewWith(cfg, pool, store, media.FFprobe{})
 	if err != nil {
 		t.Fatal(err)
 	}
