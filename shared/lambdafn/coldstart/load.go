@@ -14,6 +14,9 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
+// EnvDatabaseWait overrides DefaultDatabaseWait (a Go duration, at most 1m).
+const EnvDatabaseWait = "FRAMEBROKER_DATABASE_WAIT"
+
 // Options say what a function needs before its first request.
 type Options struct {
 	// Function names the function (for messages).
@@ -71,7 +74,13 @@ func Load(ctx context.Context, lookup func(string) (string, bool), get SecretGet
 			}
 		}
 	}
-	if st.Pool, err = OpenPool(ctx, cfg.DatabaseURL, st.Password, opts.DatabaseWait); err != nil {
+	wait := opts.DatabaseWait
+	if v, ok := lookup(EnvDatabaseWait); ok && v != "" && wait == 0 {
+		if wait, err = time.ParseDuration(v); err != nil || wait <= 0 || wait > time.Minute {
+			return nil, fmt.Errorf("coldstart: %s must be a duration in (0, 1m], got %q", EnvDatabaseWait, v)
+		}
+	}
+	if st.Pool, err = OpenPool(ctx, cfg.DatabaseURL, st.Password, wait); err != nil {
 		return nil, err
 	}
 	return st, nil
