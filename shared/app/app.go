@@ -11,7 +11,6 @@ import (
 	"os"
 	"sort"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/asset"
@@ -23,7 +22,6 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/health"
 	"github.com/framebroker/framebroker/shared/httpx"
-	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/keyring"
 	"github.com/framebroker/framebroker/shared/ledger"
@@ -83,9 +81,6 @@ func New(ctx context.Context, cfg config.Config) (*App, error) {
 // point at a per-test database).
 func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober asset.Prober) (*App, error) {
 	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool, identity.FromConfig(cfg)...)}
-	users := func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error) {
-		return a.Identity.UserIDByEmail(ctx, tx, email)
-	}
 	var bs blob.Store = store
 	if a.Keys == nil && cfg.Keyring != "" {
 		k, err := keyring.ParseKeyring([]byte(cfg.Keyring))
@@ -105,7 +100,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	a.routes = a.Billing.ApplyLimits(concat(
 		health.Routes(),
 		a.Identity.Routes(),
-		tenancy.NewService(pool, users).WithSessions(a.Identity).Routes(),
+		tenancy.NewService(pool, a.Identity).WithMail(identity.MailerFromConfig(cfg), cfg.PublicURL).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),

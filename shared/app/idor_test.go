@@ -25,24 +25,26 @@ type fixtures struct {
 
 func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 	t.Helper()
-	_, a2 := e.User("a2@example.com")
-	e.Must(201, "POST", "/v1/workspaces/"+wsA+"/members", tokA, map[string]string{"email": "a2@example.com", "role": "editor"})
+	tokA2, a2 := e.User("a2@example.com")
+	e.Join(tokA, wsA, tokA2, "a2@example.com", "editor")
+	inv := e.Invite(tokA, wsA, "pending@example.com", "viewer")
 	prj := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/projects", tokA, map[string]string{"name": "A project"}).Str("id")
 	shot := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/projects/"+prj+"/shots", tokA, map[string]string{"name": "SH010"}).Str("id")
 	rel := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/releases", tokA, map[string]any{"name": "R1", "shots": []string{shot}}).Str("id")
 	ast := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/assets", tokA, map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 10}).Str("id")
 	hook := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/webhooks", tokA, map[string]any{"url": "https://hooks.example.com/a", "events": []string{}}).Str("id")
 	f := fixtures{
-		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2, "hook": hook, "job": jobFixture(t, e, wsA, ast)},
+		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2, "hook": hook, "invitation": inv, "job": jobFixture(t, e, wsA, ast)},
 		missing: map[string]func() string{
-			"ws":      func() string { return id.New[id.WorkspaceID]().String() },
-			"project": func() string { return id.New[id.ProjectID]().String() },
-			"shot":    func() string { return id.New[id.ShotID]().String() },
-			"release": func() string { return id.New[id.ReleaseID]().String() },
-			"asset":   func() string { return id.New[id.AssetID]().String() },
-			"user":    func() string { return id.New[id.UserID]().String() },
-			"job":     func() string { return id.New[id.JobID]().String() },
-			"hook":    func() string { return id.New[id.WebhookID]().String() },
+			"ws":         func() string { return id.New[id.WorkspaceID]().String() },
+			"project":    func() string { return id.New[id.ProjectID]().String() },
+			"shot":       func() string { return id.New[id.ShotID]().String() },
+			"release":    func() string { return id.New[id.ReleaseID]().String() },
+			"asset":      func() string { return id.New[id.AssetID]().String() },
+			"user":       func() string { return id.New[id.UserID]().String() },
+			"job":        func() string { return id.New[id.JobID]().String() },
+			"hook":       func() string { return id.New[id.WebhookID]().String() },
+			"invitation": func() string { return id.New[id.InviteID]().String() },
 		},
 	}
 	for _, p := range guard.Params() {
@@ -138,7 +140,7 @@ func TestIDOR(t *testing.T) {
 	wsA := e.Workspace(tokA, "A")
 	f := newFixtures(t, e, tokA, wsA)
 	tokV, _ := e.User("viewer@example.com")
-	e.Must(201, "POST", "/v1/workspaces/"+wsA+"/members", tokA, map[string]string{"email": "viewer@example.com", "role": "viewer"})
+	e.Join(tokA, wsA, tokV, "viewer@example.com", "viewer")
 	tokB, _ := e.User("b@example.com")
 	wsB := e.Workspace(tokB, "B")
 

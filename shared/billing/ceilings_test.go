@@ -107,7 +107,7 @@ func TestSettingsSpendCeilings(t *testing.T) {
 	owner, _ := e.User("owner@example.com")
 	editor, _ := e.User("editor@example.com")
 	ws := e.Workspace(owner, "W")
-	e.Must(201, "POST", "/v1/workspaces/"+ws+"/members", owner, map[string]string{"email": "editor@example.com", "role": "editor"})
+	e.Join(owner, ws, editor, "editor@example.com", "editor")
 	path := "/v1/workspaces/" + ws + "/settings"
 
 	c := ceilingsOf(t, e.Must(200, "GET", path, editor, nil))

@@ -35,7 +35,7 @@ func TestRateLimitExactAcrossInstances(t *testing.T) {
 	tok, _ := e.User("owner@example.com")
 	tok2, _ := e.User("ed@example.com")
 	ws := e.Workspace(tok, "W")
-	e.Must(201, "POST", "/v1/workspaces/"+ws+"/members", tok, map[string]string{"email": "ed@example.com", "role": "editor"})
+	e.Join(tok, ws, tok2, "ed@example.com", "editor")
 	asset := probedAsset(t, e, ws, 10)
 	job := map[string]any{"inputs": []string{asset}, "preset": "mp4-h264-720p"}
 	const policy = `"user";q=5;w=60, "workspace";q=8;w=60`

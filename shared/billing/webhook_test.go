@@ -134,7 +134,7 @@ func TestCheckoutAndCardCheck(t *testing.T) {
 	tok, _ := e.User("owner@example.com")
 	ws := e.Workspace(tok, "W")
 	edTok, _ := e.User("ed@example.com")
-	e.Must(201, "POST", "/v1/workspaces/"+ws+"/members", tok, map[string]string{"email": "ed@example.com", "role": "editor"})
+	e.Join(tok, ws, edTok, "ed@example.com", "editor")
 	base := "/v1/workspaces/" + ws
 	for _, tc := range []struct {
 		name   string

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -130,6 +131,9 @@ func (a *Access) Job() id.JobID { return id.FromUUID[id.JobID](a.ids["job"]) }
 // Member is the {user} of the path: a member of the workspace.
 func (a *Access) Member() id.UserID { return id.FromUUID[id.UserID](a.ids["user"]) }
 
+// Invitation is the {invitation} of the path: an invitation of the workspace.
+func (a *Access) Invitation() id.InviteID { return id.FromUUID[id.InviteID](a.ids["invitation"]) }
+
 // Webhook is the {hook} of the path: a webhook endpoint of the workspace.
 func (a *Access) Webhook() id.WebhookID { return id.FromUUID[id.WebhookID](a.ids["hook"]) }
 
@@ -159,6 +163,17 @@ type Route struct {
 	// large responses. A streamed reply cannot be withdrawn once started,
 	// so Stream implies NoTx.
 	Stream bool
+	// Membership routes change who belongs to the workspace or with which
+	// role. Membership changes are serialised per workspace: before its
+	// check, a Membership route takes the workspace's membership lock
+	// exclusively and every other write (a buffered, transactional route
+	// other than GET/HEAD) takes it shared, both until commit. So a
+	// membership change waits for the writes in flight, and any write or
+	// membership change after it commits is checked against the new
+	// membership: a removed member can do nothing once the removal has
+	// committed, and two changes never both pass on a stale view (the
+	// "at least one owner" rule holds). Must not be NoTx or Stream.
+	Membership bool
 	// DuringDeletion lets a mutating member route run on a workspace
 	// scheduled for deletion (the deletion request and its cancellation).
 	// Every other POST, PUT, PATCH and DELETE is refused with 409 then: a
@@ -229,6 +244,9 @@ func (rt Route) Validate() error {
 	}
 	if rt.Limit != nil && rt.Policy.Level != LevelMember && rt.Policy.Level != LevelAuthenticated {
 		return fmt.Errorf("route %s %s: a rate limit needs an authenticated caller, the policy is %s", rt.Method, rt.Pattern, rt.Policy)
+	}
+	if rt.Membership && (rt.NoTx || rt.Stream || rt.Policy.Level != LevelMember || rt.Method == http.MethodGet || rt.Method == http.MethodHead) {
+		return fmt.Errorf("route %s %s: a membership route must be a transactional member write", rt.Method, rt.Pattern)
 	}
 	if rt.Policy.Level == LevelMember && rt.Policy.MinRole == RoleNone {
 		return fmt.Errorf("route %s %s: member policy without a minimum role", rt.Method, rt.Pattern)
@@ -408,7 +426,14 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(r.Context()))
-	if err := g.check(r.Context(), tx, a, args, r.Method); err != nil {
+	lock := lockNone
+	if !noTx && opts.AccessMode != pgx.ReadOnly {
+		lock = lockShared
+		if g.route.Membership {
+			lock = lockExclusive
+		}
+	}
+	if err := g.check(r.Context(), tx, a, args, r.Method, lock); err != nil {
 		return err
 	}
 	if noTx {
@@ -461,10 +486,16 @@ func afterCommitProblem(err error) error {
 
 // check scopes tx to the workspace and runs the membership and resource
 // query, in one round trip.
-func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, method string) error {
+func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, method string, lock membershipLock) error {
 	const op = "guard"
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT set_config('app.workspace_id', $1, true)`, a.Workspace.UUID().String())
+	switch lock {
+	case lockShared:
+		batch.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, membershipLockKey(a.Workspace))
+	case lockExclusive:
+		batch.Queue(`SELECT pg_advisory_xact_lock($1)`, membershipLockKey(a.Workspace))
+	}
 	var role *string
 	var deleting bool
 	exists := make([]bool, len(g.params))
@@ -494,6 +525,32 @@ func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, m
 	}
 	if deleting && method != http.MethodGet && method != http.MethodHead && !g.route.DuringDeletion {
 		return problem.WorkspaceDeleting.E(op, "this workspace is scheduled for deletion and is read-only; its owner can cancel the deletion until it is purged")
+	}
+	return nil
+}
+
+type membershipLock uint8
+
+const (
+	lockNone membershipLock = iota
+	lockShared
+	lockExclusive
+)
+
+// membershipLockKey is the advisory-lock key of ws's membership (see
+// Route.Membership).
+func membershipLockKey(ws id.WorkspaceID) int64 {
+	u := ws.UUID()
+	sum := sha256.Sum256(append([]byte("framebroker.membership\x00"), u[:]...))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// LockMembership takes ws's membership lock exclusively in tx, as a
+// Membership route does, for membership changes made outside a member
+// route (accepting an invitation). Call it before reading the membership.
+func LockMembership(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, membershipLockKey(ws)); err != nil {
+		return problem.Wrap("guard.LockMembership", problem.Internal, err)
 	}
 	return nil
 }

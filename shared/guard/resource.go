@@ -18,13 +18,14 @@ type resource struct {
 // fails to build: adding a resource means adding it here, where the guard
 // and the IDOR suite both pick it up.
 var resources = map[string]resource{
-	"project": {"projects", "id", parse[id.ProjectID]},
-	"shot":    {"shots", "id", parse[id.ShotID]},
-	"release": {"releases", "id", parse[id.ReleaseID]},
-	"asset":   {"assets", "id", parse[id.AssetID]},
-	"job":     {"jobs", "id", parse[id.JobID]},
-	"user":    {"members", "user_id", parse[id.UserID]},
-	"hook":    {"webhook_endpoints", "id", parse[id.WebhookID]},
+	"project":    {"projects", "id", parse[id.ProjectID]},
+	"shot":       {"shots", "id", parse[id.ShotID]},
+	"release":    {"releases", "id", parse[id.ReleaseID]},
+	"asset":      {"assets", "id", parse[id.AssetID]},
+	"job":        {"jobs", "id", parse[id.JobID]},
+	"user":       {"members", "user_id", parse[id.UserID]},
+	"hook":       {"webhook_endpoints", "id", parse[id.WebhookID]},
+	"invitation": {"invitations", "id", parse[id.InviteID]},
 }
 
 // WorkspaceParam is the path parameter that names the workspace.

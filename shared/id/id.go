@@ -35,6 +35,7 @@ type (
 	webhook   struct{}
 	delivery  struct{}
 	message   struct{}
+	invite    struct{}
 )
 
 func (workspace) Prefix() string { return "ws" }
@@ -48,6 +49,7 @@ func (job) Prefix() string       { return "job" }
 func (webhook) Prefix() string   { return "wh" }
 func (delivery) Prefix() string  { return "dlv" }
 func (message) Prefix() string   { return "msg" }
+func (invite) Prefix() string    { return "inv" }
 
 // ID is an identifier of kind K. The zero ID is "no ID".
 type ID[K Kind] struct{ u uuid.UUID }
@@ -65,6 +67,7 @@ type (
 	WebhookID   = ID[webhook]  // a webhook endpoint
 	DeliveryID  = ID[delivery] // one event's delivery to one endpoint
 	MessageID   = ID[message]  // a webhook event (the Standard Webhooks webhook-id)
+	InviteID    = ID[invite]   // an invitation to join a workspace
 )
 
 // ErrInvalid is returned (wrapped) for text that is not an ID of the wanted kind.

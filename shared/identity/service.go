@@ -2,9 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/seal"
+	"github.com/framebroker/framebroker/shared/token"
 )
 
 // SessionTTL is a session's default absolute lifetime.
@@ -265,19 +263,9 @@ func (s *Service) openSession(ctx context.Context, q db.Querier, user id.UserID,
 
 // newSecret returns a fresh random token (prefix + 256 random bits,
 // base64url) and its SHA-256, the only form that is stored.
-func newSecret(prefix string) (string, []byte, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", nil, err
-	}
-	tok := prefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	return tok, digest(tok), nil
-}
+func newSecret(prefix string) (string, []byte, error) { return token.New(prefix) }
 
-func digest(tok string) []byte {
-	sum := sha256.Sum256([]byte(tok))
-	return sum[:]
-}
+func digest(tok string) []byte { return token.Sum(tok) }
 
 var errBadToken = problem.E("identity.Authenticate", problem.Unauthenticated, "session token is invalid, expired or revoked")
 
@@ -338,22 +326,21 @@ func (s *Service) UserByID(ctx context.Context, u id.UserID) (User, error) {
 	return out, nil
 }
 
-// UserIDByEmail finds the user with the given email (canonicalised), for
-// adding members.
-func (s *Service) UserIDByEmail(ctx context.Context, q db.Querier, email string) (id.UserID, error) {
-	canon, err := s.canonical("identity.UserIDByEmail", email)
+// CanonicalEmail is email in the canonical form accounts are deduplicated
+// on (the service's rules), or an Invalid problem naming "email".
+func (s *Service) CanonicalEmail(email string) (string, error) {
+	return s.canonical("identity.CanonicalEmail", email)
+}
+
+// UserEmail is user's canonical email and whether it is verified.
+func (s *Service) UserEmail(ctx context.Context, q db.Querier, user id.UserID) (string, bool, error) {
+	var canon string
+	var verified bool
+	err := q.QueryRow(ctx, `SELECT email_canonical, email_verified_at IS NOT NULL FROM users WHERE id = $1`, user).Scan(&canon, &verified)
 	if err != nil {
-		return id.UserID{}, err
+		return "", false, problem.Wrap("identity.UserEmail", problem.Internal, err)
 	}
-	var u id.UserID
-	err = q.QueryRow(ctx, `SELECT id FROM users WHERE email_canonical = $1`, canon).Scan(&u)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return id.UserID{}, problem.E("identity.UserIDByEmail", problem.Unprocessable, "no account has this email; ask them to sign up first")
-	}
-	if err != nil {
-		return id.UserID{}, problem.Wrap("identity.UserIDByEmail", problem.Internal, err)
-	}
-	return u, nil
+	return canon, verified, nil
 }
 
 // EmailVerified reports whether user has proved they own their email

@@ -122,22 +122,6 @@ func (s *Service) ChangePassword(ctx context.Context, p guard.Principal, current
 	return tok, nil
 }
 
-// PrivilegeChanged is called, in the caller's transaction, when user's role
-// in a workspace changes or they are removed from it: every session of
-// user is revoked, so a token issued under the old privileges is worthless
-// and they sign in again. If user is the actor (they changed their own
-// role or left), a fresh session is opened and its token returned, so the
-// caller keeps working; otherwise the actor's sessions are untouched.
-func (s *Service) PrivilegeChanged(ctx context.Context, q pgx.Tx, user id.UserID, actor guard.Principal, userAgent string) (string, error) {
-	if _, err := q.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, user); err != nil {
-		return "", problem.Wrap("identity.PrivilegeChanged", problem.Internal, err)
-	}
-	if user != actor.User {
-		return "", nil
-	}
-	return s.openSession(ctx, q, user, userAgent)
-}
-
 // Swept counts what Sweep deleted.
 type Swept struct {
 	AuthTokens  int64 `json:"auth_tokens_deleted"`

@@ -14,8 +14,7 @@ import (
 func FromConfig(cfg config.Config) []Option {
 	opts := []Option{WithPublicURL(cfg.PublicURL), WithTOTPKey(cfg.TOTPKey)}
 	if cfg.SMTPAddr != "" {
-		opts = append(opts, WithMailer(mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom,
-			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword}))
+		opts = append(opts, WithMailer(MailerFromConfig(cfg)))
 	}
 	callback := func(name string) string {
 		return strings.TrimRight(cfg.APIURL, "/") + "/v1/auth/oauth/" + name + "/callback"
@@ -28,4 +27,13 @@ func FromConfig(cfg config.Config) []Option {
 		ps = append(ps, GitHub(cfg.GitHubClientID, cfg.GitHubClientSecret, callback("github")))
 	}
 	return append(opts, WithProviders(ps...))
+}
+
+// MailerFromConfig is the process's mail sender: SMTP when SMTPAddr is set,
+// otherwise mail.Discard (mail is dropped and logged).
+func MailerFromConfig(cfg config.Config) mail.Sender {
+	if cfg.SMTPAddr == "" {
+		return mail.Discard{}
+	}
+	return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword}
 }

@@ -46,7 +46,7 @@ func TestSettings(t *testing.T) {
 	owner, _ := e.User("owner@example.com")
 	editor, _ := e.User("editor@example.com")
 	ws := e.Workspace(owner, "Settings")
-	e.Must(201, "POST", "/v1/workspaces/"+ws+"/members", owner, map[string]string{"email": "editor@example.com", "role": "editor"})
+	e.Join(owner, ws, editor, "editor@example.com", "editor")
 	path := "/v1/workspaces/" + ws + "/settings"
 
 	got := e.Must(200, "GET", path, editor, nil).JSON()
@@ -100,7 +100,7 @@ func TestDeletionGrace(t *testing.T) {
 	admin, _ := e.User("admin@example.com")
 	ws := e.Workspace(owner, "Grace")
 	base := "/v1/workspaces/" + ws
-	e.Must(201, "POST", base+"/members", owner, map[string]string{"email": "admin@example.com", "role": "admin"})
+	e.Join(owner, ws, admin, "admin@example.com", "admin")
 
 	e.Must(403, "DELETE", base, admin, nil)
 	e.Must(409, "POST", base+"/deletion/cancel", owner, nil)
@@ -126,7 +126,7 @@ func TestDeletionGrace(t *testing.T) {
 		{"POST", base + "/jobs", map[string]any{"inputs": []string{id.New[id.AssetID]().String()}, "preset": "mp4-h264-720p"}},
 		{"PUT", base + "/settings", map[string]any{"training_opt_in": true}},
 		{"PATCH", base, map[string]string{"name": "Renamed"}},
-		{"POST", base + "/members", map[string]string{"email": "x@example.com", "role": "viewer"}},
+		{"POST", base + "/invitations", map[string]string{"email": "x@example.com", "role": "viewer"}},
 	} {
 		r := e.Do(w.method, w.path, owner, w.body)
 		if r.Status != 409 || !strings.Contains(string(r.Body), "scheduled for deletion") {

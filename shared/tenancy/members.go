@@ -26,9 +26,11 @@ type Member struct {
 func (s *Service) memberRoutes() []guard.Route {
 	return []guard.Route{
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/members", Policy: guard.Member(guard.Viewer), Handler: s.listMembers},
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/members", Policy: guard.Member(guard.Admin), Handler: s.addMember, Example: `{"email":"grace@example.com","role":"editor"}`},
-		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.updateMember, Example: `{"role":"viewer"}`},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.removeMember},
+		// Members join only by accepting an invitation (invitations.go);
+		// role changes and removals are Membership routes, serialised per
+		// workspace by the guard.
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.updateMember, Example: `{"role":"viewer"}`, Membership: true},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.removeMember, Membership: true},
 	}
 }
 
@@ -69,46 +71,13 @@ func mayGrant(op string, by, r guard.Role) error {
 	return nil
 }
 
-func (s *Service) addMember(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "tenancy.AddMember"
-	var in struct {
-		Email string     `json:"email"`
-		Role  guard.Role `json:"role"`
-	}
-	if err := httpx.Decode(w, r, &in); err != nil {
-		return err
-	}
-	if in.Role == guard.RoleNone {
-		return problem.Field(op, "role", "is required (viewer, editor, admin or owner)")
-	}
-	if err := mayGrant(op, a.Role, in.Role); err != nil {
-		return err
-	}
-	user, err := s.users(r.Context(), a.Tx, in.Email)
-	if err != nil {
-		return err
-	}
-	m, err := scanMember(a.Tx.QueryRow(r.Context(), `WITH m AS (
-		INSERT INTO members (workspace_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *)
-		SELECT `+memberCols+` FROM m JOIN users u ON u.id = m.user_id`, a.Workspace, user, in.Role.String()))
-	if err == pgx.ErrNoRows {
-		return problem.E(op, problem.Conflict, "this user is already a member; change their role with PATCH")
-	}
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	if err := ledger.Record(r.Context(), a, "member.added", m.User.String(), map[string]any{"user": m.User, "role": m.Role}); err != nil {
-		return err
-	}
-	httpx.JSON(w, http.StatusCreated, m)
-	return nil
-}
-
-// lockMember loads the path's member, locking the workspace's owner rows so
-// two concurrent demotions cannot leave a workspace without an owner.
+// lockMember loads the path's member and counts the owners. The guard
+// already holds the workspace's membership lock (a Membership route), so
+// no other membership change runs meanwhile; the row locks keep the owner
+// count exact even so.
 func lockMember(r *http.Request, a *guard.Access) (current guard.Role, owners int, err error) {
 	const op = "tenancy.lockMember"
-	rows, err := a.Tx.Query(r.Context(), `SELECT user_id, role FROM members WHERE workspace_id = $1 AND (role = 'owner' OR user_id = $2) FOR UPDATE`,
+	rows, err := a.Tx.Query(r.Context(), `SELECT user_id, role FROM members WHERE workspace_id = $1 AND (role = 'owner' OR user_id = $2) FOR NO KEY UPDATE`,
 		a.Workspace, a.Member())
 	if err != nil {
 		return 0, 0, problem.Wrap(op, problem.Internal, err)
@@ -168,11 +137,6 @@ func (s *Service) updateMember(w http.ResponseWriter, r *http.Request, a *guard.
 	if err := ledger.Record(r.Context(), a, "member.role_changed", m.User.String(), map[string]any{"user": m.User, "from": current, "to": m.Role}); err != nil {
 		return err
 	}
-	if current != in.Role {
-		if err := s.privilegeChanged(w, r, a); err != nil {
-			return err
-		}
-	}
 	httpx.JSON(w, http.StatusOK, m)
 	return nil
 }
@@ -195,27 +159,6 @@ func (s *Service) removeMember(w http.ResponseWriter, r *http.Request, a *guard.
 	if err := ledger.Record(r.Context(), a, "member.removed", a.Member().String(), map[string]any{"user": a.Member(), "role": current}); err != nil {
 		return err
 	}
-	if err := s.privilegeChanged(w, r, a); err != nil {
-		return err
-	}
 	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// privilegeChanged revokes the path member's sessions in the request's
-// transaction (so a refused change revokes nothing); an actor who changed
-// their own membership gets a fresh token in SessionTokenHeader.
-func (s *Service) privilegeChanged(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	if s.sessions == nil {
-		return nil
-	}
-	tok, err := s.sessions.PrivilegeChanged(r.Context(), a.Tx, a.Member(), a.Principal, r.UserAgent())
-	if err != nil {
-		return problem.Wrap("tenancy.privilegeChanged", problem.Internal, err)
-	}
-	if tok != "" {
-		w.Header().Set(SessionTokenHeader, tok)
-		w.Header().Set("Cache-Control", "no-store")
-	}
 	return nil
 }

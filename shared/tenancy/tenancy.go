@@ -5,15 +5,14 @@
 package tenancy
 
 import (
-	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/guard"
-	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -22,40 +21,43 @@ const Function = "workspaces"
 
 // Service serves the tenancy routes.
 type Service struct {
-	pool     *pgxpool.Pool
-	users    func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error)
-	sessions Sessions
+	pool         *pgxpool.Pool
+	dir          Directory
+	mailer       mail.Sender
+	publicURL    string
+	inviteTTL    time.Duration
+	inviteLimits InviteLimits
 }
 
-// Sessions ends a member's sessions when their privileges change (the
-// identity service implements it).
-type Sessions interface {
-	// PrivilegeChanged revokes every session of user in tx. When user is
-	// the actor (they changed their own role or left), it also opens a
-	// fresh session for them and returns its token; otherwise "".
-	PrivilegeChanged(ctx context.Context, tx pgx.Tx, user id.UserID, actor guard.Principal, userAgent string) (string, error)
+// NewService returns a Service. dir answers what tenancy needs of accounts;
+// invitation mail is dropped until WithMail names a sender.
+func NewService(pool *pgxpool.Pool, dir Directory) *Service {
+	return &Service{pool: pool, dir: dir, mailer: mail.Discard{}, inviteTTL: InvitationTTL, inviteLimits: DefaultInviteLimits}
 }
 
-// SessionTokenHeader carries the fresh session token of an actor who
-// changed their own role or removed themselves (their old token is dead).
-const SessionTokenHeader = "Framebroker-Session-Token"
-
-// WithSessions makes role changes and removals revoke the affected
-// member's sessions.
-func (s *Service) WithSessions(x Sessions) *Service {
-	s.sessions = x
+// WithMail sends invitation mail through m, with links to the web app at
+// publicURL (FRAMEBROKER_PUBLIC_URL).
+func (s *Service) WithMail(m mail.Sender, publicURL string) *Service {
+	s.mailer, s.publicURL = m, strings.TrimRight(publicURL, "/")
 	return s
 }
 
-// NewService returns a Service. users resolves member emails to user ids.
-func NewService(pool *pgxpool.Pool, users func(ctx context.Context, tx pgx.Tx, email string) (id.UserID, error)) *Service {
-	return &Service{pool: pool, users: users}
+// WithInviteLimits replaces DefaultInviteLimits.
+func (s *Service) WithInviteLimits(l InviteLimits) *Service {
+	s.inviteLimits = l
+	return s
+}
+
+// WithInvitationTTL replaces InvitationTTL (tests expire invitations).
+func (s *Service) WithInvitationTTL(d time.Duration) *Service {
+	s.inviteTTL = d
+	return s
 }
 
 // Routes are the tenancy routes.
 func (s *Service) Routes() []guard.Route {
 	var out []guard.Route
-	for _, group := range [][]guard.Route{s.workspaceRoutes(), s.memberRoutes(), s.projectRoutes(), s.shotRoutes(), s.releaseRoutes()} {
+	for _, group := range [][]guard.Route{s.workspaceRoutes(), s.memberRoutes(), s.invitationRoutes(), s.projectRoutes(), s.shotRoutes(), s.releaseRoutes()} {
 		for _, r := range group {
 			r.Function = Function
 			out = append(out, r)

@@ -1,12 +1,13 @@
 package tenancy_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
-	"github.com/framebroker/framebroker/shared/tenancy"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 func TestProjectsPagination(t *testing.T) {
@@ -102,27 +103,39 @@ func TestMemberRoles(t *testing.T) {
 	owner, ownerID := e.User("owner@example.com")
 	ws := e.Workspace(owner, "W")
 	admin, adminID := e.User("admin@example.com")
-	_, edID := e.User("ed@example.com")
+	ed, edID := e.User("ed@example.com")
 	base := "/v1/workspaces/" + ws + "/members"
-	e.Must(201, "POST", base, owner, map[string]string{"email": "admin@example.com", "role": "admin"})
-	e.Must(201, "POST", base, admin, map[string]string{"email": "ED@example.com", "role": "editor"})
-	e.Must(409, "POST", base, admin, map[string]string{"email": "ed@example.com", "role": "viewer"})
-	e.Must(422, "POST", base, admin, map[string]string{"email": "nobody@example.com", "role": "viewer"})
-	e.Must(400, "POST", base, admin, map[string]string{"email": "ed@example.com", "role": "superuser"})
+	inv := "/v1/workspaces/" + ws + "/invitations"
+	e.Join(owner, ws, admin, "admin@example.com", "admin")
+	e.Join(admin, ws, ed, "ED@example.com", "editor")
+	r := e.Must(409, "POST", inv, admin, map[string]string{"email": "ed@example.com", "role": "viewer"})
+	assertType(t, r, "already-member")
+	e.Must(400, "POST", inv, admin, map[string]string{"email": "x@example.com", "role": "superuser"})
 	// Only owners touch ownership.
-	e.Must(403, "PATCH", base+"/"+edID, admin, map[string]string{"role": "owner"})
+	assertType(t, e.Must(403, "POST", inv, admin, map[string]string{"email": "x@example.com", "role": "owner"}), "owner-role-required")
+	assertType(t, e.Must(403, "PATCH", base+"/"+edID, admin, map[string]string{"role": "owner"}), "owner-role-required")
 	e.Must(403, "DELETE", base+"/"+ownerID, admin, nil)
 	// The last owner stays.
-	e.Must(409, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "admin"})
+	assertType(t, e.Must(409, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "admin"}), "last-owner")
 	e.Must(409, "DELETE", base+"/"+ownerID, owner, nil)
 	e.Must(200, "PATCH", base+"/"+edID, owner, map[string]string{"role": "owner"})
-	// Changing one's own role ends one's sessions; a fresh token comes back.
-	owner = e.Must(200, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "viewer"}).Header.Get(tenancy.SessionTokenHeader)
+	// Changing one's own role takes effect at the next request, same token.
+	e.Must(200, "PATCH", base+"/"+ownerID, owner, map[string]string{"role": "viewer"})
 	// Now a viewer, the former owner can read but not write.
 	e.Must(200, "GET", base, owner, nil)
-	e.Must(403, "POST", "/v1/workspaces/"+ws+"/projects", owner, map[string]string{"name": "x"})
-	admin = e.Must(204, "DELETE", base+"/"+adminID, admin, nil).Header.Get(tenancy.SessionTokenHeader) // leaving is allowed
+	assertType(t, e.Must(403, "POST", "/v1/workspaces/"+ws+"/projects", owner, map[string]string{"name": "x"}), "role-insufficient")
+	e.Must(204, "DELETE", base+"/"+adminID, admin, nil) // leaving is allowed
 	e.Must(404, "GET", "/v1/workspaces/"+ws, admin, nil)
+	e.Must(200, "GET", "/v1/auth/me", admin, nil) // and signs nobody out
+}
+
+// assertType fails unless r is a problem of type slug.
+func assertType(t *testing.T, r apptest.Response, slug string) {
+	t.Helper()
+	var b problem.Body
+	if err := json.Unmarshal(r.Body, &b); err != nil || b.Type != problem.TypeBase+slug {
+		t.Fatalf("problem type %q, want %s: %s", b.Type, slug, r.Body)
+	}
 }
 
 func TestRoutingProblems(t *testing.T) {

@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -232,4 +235,50 @@ func (e *Env) Workspace(token, name string) string {
 func (e *Env) UnbilledWorkspace(token, name string) string {
 	e.T.Helper()
 	return e.Must(http.StatusCreated, "POST", "/v1/workspaces", token, map[string]string{"name": name}).Str("id")
+}
+
+var invitationTokenRE = regexp.MustCompile(`#token=(fbi_[A-Za-z0-9_-]+)`)
+
+// InvitationToken waits for the newest invitation mailed to email and
+// returns the token its link carries.
+func (e *Env) InvitationToken(email string) string {
+	e.T.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tok := ""
+		for _, m := range e.Mail.Messages() {
+			if len(m.To) != 1 || !strings.EqualFold(m.To[0], email) {
+				continue
+			}
+			// Undo quoted-printable soft breaks and the = escape.
+			body := strings.ReplaceAll(strings.ReplaceAll(string(m.Data), "=\r\n", ""), "=3D", "=")
+			if mm := invitationTokenRE.FindStringSubmatch(body); mm != nil {
+				tok = mm[1]
+			}
+		}
+		if tok != "" {
+			return tok
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("no invitation mailed to %s", email)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Invite has ownerToken's user invite email to ws with role, the way
+// members join, and returns the invitation's id.
+func (e *Env) Invite(ownerToken, ws, email, role string) string {
+	e.T.Helper()
+	return e.Must(http.StatusCreated, "POST", "/v1/workspaces/"+ws+"/invitations", ownerToken,
+		map[string]string{"email": email, "role": role}).Str("id")
+}
+
+// Join makes memberToken's user (whose verified address is email) a member
+// of ws with role: ownerToken's user invites the address, and the member
+// accepts the mailed invitation.
+func (e *Env) Join(ownerToken, ws, memberToken, email, role string) {
+	e.T.Helper()
+	e.Invite(ownerToken, ws, email, role)
+	e.Must(http.StatusOK, "POST", "/v1/invitations/accept", memberToken, map[string]string{"token": e.InvitationToken(email)})
 }
