@@ -14,6 +14,7 @@ import (
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/broker"
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/credentials"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/job"
@@ -52,6 +53,9 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		Pool: a.Pool, Store: store, Prober: prober, Jobs: jobs,
 		Broker:  broker.Broker{Store: store, TTL: spec.EncodeTimeoutMinutes * time.Minute},
 		Backoff: pipeline.DefaultBackoff,
+		// Every MP4 and JPEG output carries Content Credentials signed in
+		// the Verify step with the workspace's keyring-issued certificate.
+		Credentials: &credentials.Sealer{Issuer: &credentials.Issuer{Keys: a.Keys}, Store: store},
 	}
 	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}, Lifecycle: jobs}
 	if cfg.EncodeBackend == "local" && a.Pool != nil {

@@ -2,106 +2,21 @@ package c2pa
 
 import (
 	"bytes"
-	"crypto/x509"
-	"io"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/framebroker/framebroker/shared/c2pa/c2patest"
 )
-
-// repoRoot is the checkout holding this package.
-func repoRoot(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// readerReport is the part of c2pa-wasm's Reader JSON the tests check.
-type readerReport struct {
-	Error            string `json:"error"`
-	ActiveManifest   string `json:"active_manifest"`
-	ValidationState  string `json:"validation_state"`
-	ValidationStatus []struct {
-		Code        string `json:"code"`
-		URL         string `json:"url"`
-		Explanation string `json:"explanation"`
-	} `json:"validation_status"`
-	ValidationResults struct {
-		ActiveManifest struct {
-			Success []struct {
-				Code string `json:"code"`
-			} `json:"success"`
-			Failure []struct {
-				Code        string `json:"code"`
-				Explanation string `json:"explanation"`
-			} `json:"failure"`
-		} `json:"activeManifest"`
-	} `json:"validation_results"`
-	Manifests map[string]json.RawMessage `json:"manifests"`
-}
-
-// failures are the reader's failure codes, apart from the expected
-// signingCredential.untrusted (the root is not on a trust list).
-func (r readerReport) failures() []string {
-	var out []string
-	for _, f := range r.ValidationResults.ActiveManifest.Failure {
-		if f.Code == "signingCredential.untrusted" {
-			continue
-		}
-		out = append(out, f.Code+": "+f.Explanation)
-	}
-	return out
-}
-
-func (r readerReport) hasSuccess(code string) bool {
-	for _, s := range r.ValidationResults.ActiveManifest.Success {
-		if s.Code == code {
-			return true
-		}
-	}
-	return false
-}
-
-// referenceRead reads file with the C2PA reference implementation
-// (c2pa-rs in wasm under Node), optionally trusting anchorsPEM.
-func referenceRead(t testing.TB, mime string, data []byte, anchorsPEM []byte) (readerReport, string) {
-	t.Helper()
-	root := repoRoot(t)
-	pkg := filepath.Join(root, ".local", "c2pa", "node_modules", "@contentauth", "c2pa-wasm")
-	if _, err := os.Stat(filepath.Join(pkg, "pkg", "c2pa_bg.wasm")); err != nil {
-		t.Fatalf("the C2PA reference reader is not installed (scripts/install.sh installs it): %v", err)
-	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "asset")
-	if err := os.WriteFile(file, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{filepath.Join(root, "shared", "c2pa", "testdata", "c2pa-read.mjs"), pkg, mime, file}
-	if anchorsPEM != nil {
-		anchors := filepath.Join(dir, "anchors.pem")
-		if err := os.WriteFile(anchors, anchorsPEM, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, anchors)
-	}
-	out, err := exec.Command("node", args...).Output()
-	if err != nil {
-		t.Fatalf("node c2pa reader: %v", err)
-	}
-	var rep readerReport
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("reader output: %v\n%s", err, out)
-	}
-	return rep, string(out)
-}
 
 var (
 	fixtureOnce sync.Once
@@ -187,16 +102,16 @@ func TestMP4ReadByReferenceImplementation(t *testing.T) {
 	if emb.Size != int64(out.Len()) || !strings.HasPrefix(emb.Label, "urn:c2pa:") {
 		t.Fatalf("embedded %+v, wrote %d", emb, out.Len())
 	}
-	rep, raw := referenceRead(t, "video/mp4", out.Bytes(), nil)
-	if rep.ValidationState != "Valid" || len(rep.failures()) > 0 {
-		t.Fatalf("reference reader: state %q failures %v\n%s", rep.ValidationState, rep.failures(), raw)
+	rep := c2patest.Read(t, "video/mp4", out.Bytes(), nil)
+	if rep.ValidationState != "Valid" || !rep.OK() {
+		t.Fatalf("reference reader: state %q failures %v\n%s", rep.ValidationState, rep.Failures(), rep.Raw)
 	}
-	if !rep.hasSuccess("assertion.bmffHash.match") {
-		t.Fatalf("no bmffHash match reported:\n%s", raw)
+	if !rep.Succeeded("assertion.bmffHash.match") {
+		t.Fatalf("no bmffHash match reported:\n%s", rep.Raw)
 	}
-	trusted, raw := referenceRead(t, "video/mp4", out.Bytes(), ca.PEM())
+	trusted := c2patest.Read(t, "video/mp4", out.Bytes(), ca.PEM())
 	if trusted.ValidationState != "Trusted" {
-		t.Fatalf("with the root as trust anchor: state %q\n%s", trusted.ValidationState, raw)
+		t.Fatalf("with the root as trust anchor: state %q\n%s", trusted.ValidationState, trusted.Raw)
 	}
 	// ffmpeg can still play (decode) it: chunk offsets were moved.
 	f := filepath.Join(t.TempDir(), "o.mp4")
@@ -215,9 +130,9 @@ func TestJPEGReadByReferenceImplementation(t *testing.T) {
 	if _, err := EmbedJPEG(bytes.NewReader(jpg), int64(len(jpg)), &out, m, s); err != nil {
 		t.Fatal(err)
 	}
-	rep, raw := referenceRead(t, "image/jpeg", out.Bytes(), nil)
-	if rep.ValidationState != "Valid" || len(rep.failures()) > 0 || !rep.hasSuccess("assertion.dataHash.match") {
-		t.Fatalf("reference reader: state %q failures %v\n%s", rep.ValidationState, rep.failures(), raw)
+	rep := c2patest.Read(t, "image/jpeg", out.Bytes(), nil)
+	if rep.ValidationState != "Valid" || !rep.OK() || !rep.Succeeded("assertion.dataHash.match") {
+		t.Fatalf("reference reader: state %q failures %v\n%s", rep.ValidationState, rep.Failures(), rep.Raw)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
@@ -269,9 +184,9 @@ func TestTamperedOutputsFail(t *testing.T) {
 		}{{"media", mediaAt}, {"manifest", manifestAt}} {
 			bad := bytes.Clone(signed)
 			bad[at.off] ^= 0x01
-			ref, raw := referenceRead(t, tc.mime, bad, nil)
-			if ref.ValidationState == "Valid" || ref.ValidationState == "Trusted" || (ref.Error == "" && len(ref.failures()) == 0) {
-				t.Errorf("%s, byte flipped in the %s: the reference reader says %q\n%s", tc.name, at.where, ref.ValidationState, raw)
+			ref := c2patest.Read(t, tc.mime, bad, nil)
+			if ref.OK() || (ref.Error == "" && len(ref.Failures()) == 0) {
+				t.Errorf("%s, byte flipped in the %s: the reference reader says %q\n%s", tc.name, at.where, ref.ValidationState, ref.Raw)
 			}
 			got, err := Verify(bytes.NewReader(bad), int64(len(bad)), VerifyOptions{})
 			if err == nil && got.Valid {

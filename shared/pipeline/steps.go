@@ -23,6 +23,7 @@ import (
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/broker"
+	"github.com/framebroker/framebroker/shared/credentials"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
@@ -100,6 +101,9 @@ type Steps struct {
 	// Jobs changes job state and runs its listeners (ledger, webhooks,
 	// billing, provider health).
 	Jobs *job.Lifecycle
+	// Credentials, when set, embeds signed Content Credentials in the
+	// verified outputs (see credentials.go).
+	Credentials *credentials.Sealer
 }
 
 // DefaultBackoff waits 10 s, 30 s, 90 s… between attempts.
@@ -383,12 +387,6 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 	for _, o := range rep.Outputs {
 		claimed[o.Name] = o
 	}
-	type checked struct {
-		preset.Output
-		sha  string
-		size int64
-		key  string
-	}
 	var outs []checked
 	for _, o := range pr.Outputs {
 		c, ok := claimed[o.Name]
@@ -408,6 +406,9 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 				o.Name, sum, n, c.SHA256, c.Size)
 		}
 		outs = append(outs, checked{Output: o, sha: sum, size: n, key: key})
+	}
+	if err := s.sealOutputs(ctx, p, j, outs); err != nil {
+		return nil, err
 	}
 
 	var registered []map[string]any
@@ -435,7 +436,7 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 					return err
 				}
 			}
-			registered = append(registered, map[string]any{"name": o.Name, "asset": a, "sha256": o.sha, "size": o.size})
+			registered = append(registered, o.entry(a))
 		}
 		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "verified", p.Attempt, map[string]any{"outputs": registered}); err != nil {
 			return err
