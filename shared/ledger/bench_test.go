@@ -17,6 +17,7 @@ import (
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/keyring"
 	"github.com/framebroker/framebroker/shared/ledger"
 )
 
@@ -131,4 +132,74 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/verifyT.Seconds(), "events/s")
 	b.ReportMetric(float64(len(file)*b.N)/rawT.Seconds()/1e6, "sha256-MB/s")
 	b.ReportMetric(rawT.Seconds()/verifyT.Seconds(), "ratio")
+}
+
+// seedChain writes an n-event chain for ws straight into the table (COPY,
+// as the owner), hashes and canonical bytes computed as Append does.
+func seedChain(b *testing.B, d *dbtest.DB, ws id.WorkspaceID, n int) {
+	b.Helper()
+	rows := make([][]any, 0, n)
+	var prev ledger.Hash
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	for i := 1; i <= n; i++ {
+		e := ledger.Event{Workspace: ws, Seq: int64(i), Time: at.Add(time.Duration(i) * time.Microsecond),
+			Actor: "usr_bench", Type: "asset.completed", Subject: "ast_bench",
+			Payload: []byte(`{"asset":"ast_0190f3c2a1b27c3d8e9f0a1b2c3d4e5f","i":` + fmt.Sprint(i) + `,"size":1048576}`), PrevHash: prev}
+		body, err := e.Body()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, p := ledger.ChainHash(prev, body), prev
+		rows = append(rows, []any{ws, e.Seq, e.Time, e.Actor, e.Type, e.Subject, string(e.Payload), p[:], h[:], body})
+		prev = h
+	}
+	_, err := d.Owner.CopyFrom(context.Background(), pgx.Identifier{"ledger_events"},
+		[]string{"workspace_id", "seq", "at", "actor", "type", "subject", "payload", "prev_hash", "hash", "body"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkVerifyOnline: GET …/ledger/verify over a 100 000-event ledger
+// from scratch (no verified checkpoint: the worst case, hashing the
+// stored canonical bytes), next to the offline CLI's verification of the
+// same ledger's export, in the same run; "ratio" is online ÷ offline time
+// (goal ≤ 2). "incremental-ms" is the same route once 1 000 events were
+// appended after a verified checkpoint.
+func BenchmarkVerifyOnline(b *testing.B) {
+	const n = 100_000
+	d := dbtest.New(b)
+	ws := newWorkspace(b, d)
+	keys := keyring.NewDir(b.TempDir())
+	seedChain(b, d, ws, n)
+	checkpoint(b, d.App, ws, keys)
+	file := export(b, d.App, ws)
+	verify := verifyAPI(b, d, ws, keys)
+	ctx := context.Background()
+	var online, offline, incr time.Duration
+	for b.Loop() {
+		if _, err := d.Owner.Exec(ctx, `DELETE FROM ledger_verified`); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if st, r := verify(""); st != 200 || !r.Valid || r.Count != n {
+			b.Fatalf("online: %d %+v", st, r.BrokenAt)
+		}
+		online += time.Since(t0)
+		t0 = time.Now()
+		if rep, err := ledger.VerifyJSONL(bytes.NewReader(file), publicKeys(b, keys), true); err != nil || !rep.Valid {
+			b.Fatalf("offline: %v %+v", err, rep.BrokenAt)
+		}
+		offline += time.Since(t0)
+	}
+	appendN(b, d.App, ws, 1000)
+	t0 := time.Now()
+	if st, r := verify(""); st != 200 || !r.Valid || r.Count != 1000 {
+		b.Fatalf("incremental: %d %+v", st, r)
+	}
+	incr = time.Since(t0)
+	b.ReportMetric(float64(online.Milliseconds())/float64(b.N), "online-ms")
+	b.ReportMetric(float64(offline.Milliseconds())/float64(b.N), "offline-ms")
+	b.ReportMetric(online.Seconds()/offline.Seconds(), "ratio")
+	b.ReportMetric(float64(incr.Microseconds())/1000, "incremental-ms")
 }

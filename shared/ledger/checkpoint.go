@@ -75,6 +75,13 @@ func Sign(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, keys keyring.Provid
 	if err != nil || seq == 0 {
 		return Checkpoint{}, false, err
 	}
+	return signAt(ctx, tx, ws, seq, h, keys)
+}
+
+// signAt stores a signed checkpoint of (seq, h), a head the caller has
+// established (read under the append lock, or verified); an existing
+// checkpoint of the same seq is returned as is.
+func signAt(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, seq int64, h Hash, keys keyring.Provider) (c Checkpoint, ok bool, err error) {
 	if c, err := loadCheckpoint(ctx, tx, ws, seq); err == nil {
 		return c, true, nil
 	} else if !errors.Is(err, pgx.ErrNoRows) {

@@ -27,9 +27,10 @@ var (
 	suffixLen   = len(hashKey) + 64 + len(prevKey) + 64 + len(lineEnd)
 )
 
-// AppendEventLine appends e's export line (with its newline) to dst.
+// AppendEventLine appends e's export line (with its newline) to dst: the
+// stored hashed bytes of an event read from the ledger, as they are.
 func AppendEventLine(dst []byte, e Event) ([]byte, error) {
-	b, err := e.Body()
+	b, err := e.HashedBytes()
 	if err != nil {
 		return dst, err
 	}

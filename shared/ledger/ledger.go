@@ -49,6 +49,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -129,6 +130,10 @@ type Event struct {
 	Payload   json.RawMessage `json:"payload"`
 	PrevHash  Hash            `json:"prev_hash"`
 	Hash      Hash            `json:"hash"`
+
+	// stored is the canonical body as the database holds it (the bytes
+	// the hash covers), when read from a store that has it.
+	stored []byte
 }
 
 // body is the hashed part of an event.
@@ -140,6 +145,15 @@ type body struct {
 	Time      string          `json:"time"`
 	Type      string          `json:"type"`
 	Workspace string          `json:"workspace"`
+}
+
+// HashedBytes is the body e's hash covers: the stored canonical bytes when
+// e was read from the ledger (no re-serialising), else Body.
+func (e Event) HashedBytes() ([]byte, error) {
+	if e.stored != nil {
+		return e.stored, nil
+	}
+	return e.Body()
 }
 
 // Body is the RFC 8785 canonical JSON of e's hashed fields.
@@ -262,21 +276,56 @@ func Append(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, actor, typ, subje
 	if err != nil {
 		return Event{}, fmt.Errorf("%s: %s: %w", op, typ, err)
 	}
-	seq, prev, err := Head(ctx, tx, ws)
+	e := Event{Workspace: ws, Time: time.Now().UTC().Truncate(time.Microsecond),
+		Actor: actor, Type: typ, Subject: subject, Payload: p}
+	// The body with its seq left open: the seq is head+1, known only under
+	// the lock, so the INSERT splices it in and hashes in SQL.
+	pre, post, err := e.bodyAround()
 	if err != nil {
-		return Event{}, err
-	}
-	e := Event{Workspace: ws, Seq: seq + 1, Time: time.Now().UTC().Truncate(time.Microsecond),
-		Actor: actor, Type: typ, Subject: subject, Payload: p, PrevHash: prev}
-	if e.Hash, err = e.ComputeHash(); err != nil {
 		return Event{}, fmt.Errorf("%s: %w", op, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO ledger_events (workspace_id, seq, at, actor, type, subject, payload, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		ws, e.Seq, e.Time, e.Actor, e.Type, e.Subject, string(e.Payload), e.PrevHash[:], e.Hash[:]); err != nil {
+	// One round trip: the lock, then (in its own statement, so its
+	// snapshot sees every append that committed before the lock was
+	// granted) the insert that reads the head and extends it.
+	var prev, h, stored []byte
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(ws))
+	b.Queue(`INSERT INTO ledger_events (workspace_id, seq, at, actor, type, subject, payload, prev_hash, hash, body)
+		SELECT $1, h.seq + 1, $2, $3, $4, $5, $6, h.hash, sha256(h.hash || b.body), b.body
+		FROM (SELECT seq, hash FROM ((`+headQuery+`)
+			UNION ALL (SELECT 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)) h0
+			ORDER BY seq DESC LIMIT 1) h
+		CROSS JOIN LATERAL (SELECT $7::bytea || convert_to((h.seq + 1)::text, 'UTF8') || $8::bytea AS body) b
+		RETURNING seq, prev_hash, hash, body`,
+		ws, e.Time, e.Actor, e.Type, e.Subject, string(e.Payload), pre, post).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&e.Seq, &prev, &h, &stored) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return Event{}, fmt.Errorf("%s: %w", op, err)
 	}
+	copy(e.PrevHash[:], prev)
+	copy(e.Hash[:], h)
+	e.stored = stored
 	return e, nil
+}
+
+// bodyAround is e's canonical body cut where the seq's digits go: pre ends
+// with `"seq":` and post starts with `,"subject":`. The keys after "seq"
+// are strings, whose quotes inside values are escaped, so the last
+// `,"seq":0,"subject":"` is the top-level one (the payload before it may
+// hold anything).
+func (e Event) bodyAround() (pre, post []byte, err error) {
+	e.Seq = 0
+	b, err := e.Body()
+	if err != nil {
+		return nil, nil, err
+	}
+	marker := []byte(`,"seq":0,"subject":"`)
+	i := bytes.LastIndex(b, marker)
+	if i < 0 {
+		return nil, nil, errors.New("canonical body has no seq")
+	}
+	cut := i + len(`,"seq":`)
+	return b[:cut], b[cut+1:], nil
 }
 
 // Record appends an event for a guarded request's state change, in the

@@ -177,21 +177,28 @@ func tamper(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, seq int64, set string
 }
 
 // TestTamperedRowNamesSeq: any column of any row rewritten (hashes left
-// alone) makes verification, online and offline, name that exact seq.
+// alone) makes verification name that exact seq. The hashed bytes are
+// stored (body): rewriting them, or a hash, breaks every verification —
+// the export offline, the default online walk; rewriting only a column
+// the API lists (the hashed bytes untouched, so the export still shows
+// what was hashed) is found by the full online verification, which
+// compares each row's columns with its hashed bytes.
 func TestTamperedRowNamesSeq(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		seq  int64
-		set  string
-		arg  any
+		name      string
+		seq       int64
+		set       string
+		arg       any
+		fullsOnly bool // only a full verification can see it
 	}{
-		{"payload", 7, `payload = $3`, `{"i": 999}`},
-		{"actor", 1, `actor = $3`, "usr_mallory"},
-		{"type", 12, `type = $3`, "test.other"},
-		{"time", 4, `at = at + $3::interval`, "1 second"},
-		{"subject", 10, `subject = $3`, "other"},
-		{"hash", 5, `hash = $3`, bytes.Repeat([]byte{1}, 32)},
-		{"prev_hash", 9, `prev_hash = $3`, bytes.Repeat([]byte{2}, 32)},
+		{"payload", 7, `payload = $3`, `{"i": 999}`, true},
+		{"actor", 1, `actor = $3`, "usr_mallory", true},
+		{"type", 12, `type = $3`, "test.other", true},
+		{"time", 4, `at = at + $3::interval`, "1 second", true},
+		{"subject", 10, `subject = $3`, "other", true},
+		{"body", 3, `body = convert_to(replace(convert_from(body, 'UTF8'), '"i":2', $3), 'UTF8')`, `"i":9`, false},
+		{"hash", 5, `hash = $3`, bytes.Repeat([]byte{1}, 32), false},
+		{"prev_hash", 9, `prev_hash = $3`, bytes.Repeat([]byte{2}, 32), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := dbtest.New(t)
@@ -207,15 +214,27 @@ func TestTamperedRowNamesSeq(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Valid || rep.BrokenAt.Seq != tc.seq || rep.BrokenAt.Line != int(tc.seq) {
-				t.Fatalf("want broken at seq/line %d, got %+v", tc.seq, rep.BrokenAt)
+			walk := func(full bool) ledger.Report {
+				v := ledger.NewVerifier(publicKeys(t, keys), false)
+				v.CompareColumns = full
+				_ = ledger.Walk(context.Background(), d.App, ws, 0, func(e ledger.Event) error { v.Event(0, e); return nil },
+					func(c ledger.Checkpoint) error { v.Checkpoint(0, c); return nil })
+				return v.Finish()
 			}
-			// The same through the database walk the API route uses.
-			v := ledger.NewVerifier(publicKeys(t, keys), false)
-			_ = ledger.Walk(context.Background(), d.App, ws, 0, func(e ledger.Event) error { v.Event(0, e); return nil },
-				func(c ledger.Checkpoint) error { v.Checkpoint(0, c); return nil })
-			if r := v.Finish(); r.Valid || r.BrokenAt.Seq != tc.seq {
-				t.Fatalf("walk: want broken at %d, got %+v", tc.seq, r.BrokenAt)
+			if tc.fullsOnly {
+				if !rep.Valid {
+					t.Fatalf("export carries the hashed bytes, not the column: want valid, got %+v", rep.BrokenAt)
+				}
+			} else {
+				if rep.Valid || rep.BrokenAt.Seq != tc.seq || rep.BrokenAt.Line != int(tc.seq) {
+					t.Fatalf("want broken at seq/line %d, got %+v", tc.seq, rep.BrokenAt)
+				}
+				if r := walk(false); r.Valid || r.BrokenAt.Seq != tc.seq {
+					t.Fatalf("walk: want broken at %d, got %+v", tc.seq, r.BrokenAt)
+				}
+			}
+			if r := walk(true); r.Valid || r.BrokenAt.Seq != tc.seq {
+				t.Fatalf("full walk: want broken at %d, got %+v", tc.seq, r.BrokenAt)
 			}
 		})
 	}
@@ -251,8 +270,12 @@ func TestRecomputedChainFailsSignature(t *testing.T) {
 				return err
 			}
 			events[i].Hash = h
-			if _, err := tx.Exec(ctx, `UPDATE ledger_events SET payload = $3, prev_hash = $4, hash = $5 WHERE workspace_id = $1 AND seq = $2`,
-				ws, events[i].Seq, string(events[i].Payload), events[i].PrevHash[:], h[:]); err != nil {
+			body, err := events[i].Body()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE ledger_events SET payload = $3, prev_hash = $4, hash = $5, body = $6 WHERE workspace_id = $1 AND seq = $2`,
+				ws, events[i].Seq, string(events[i].Payload), events[i].PrevHash[:], h[:], body); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -110,8 +111,18 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) 
 
 // Walk reads ws's stored chain in order, up to and including seq upTo (all
 // when 0): the checkpoint anchoring a trimmed chain first, then each event
-// followed by the checkpoints of its seq. It runs in one snapshot.
+// followed by the checkpoints of its seq. It runs in one snapshot. Events
+// carry their stored canonical bytes (Event.HashedBytes), so nothing is
+// re-serialised.
 func Walk(ctx context.Context, pool *pgxpool.Pool, ws id.WorkspaceID, upTo int64, event func(Event) error, checkpoint func(Checkpoint) error) error {
+	return walkFrom(ctx, pool, ws, 0, upTo, true, event, checkpoint)
+}
+
+// walkFrom is Walk starting after seq from: when from > 0 the checkpoint
+// at from comes first (the anchor; pgx.ErrNoRows if there is none), then
+// the events after it. Without columns, events that have stored hashed
+// bytes carry only those (and seq and hashes).
+func walkFrom(ctx context.Context, pool *pgxpool.Pool, ws id.WorkspaceID, from, upTo int64, columns bool, event func(Event) error, checkpoint func(Checkpoint) error) error {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return err
@@ -120,59 +131,74 @@ func Walk(ctx context.Context, pool *pgxpool.Pool, ws id.WorkspaceID, upTo int64
 	if _, err := tx.Exec(ctx, `SELECT set_config('app.workspace_id', $1, true)`, ws.UUID().String()); err != nil {
 		return err
 	}
-	return walk(ctx, tx, ws, upTo, event, checkpoint)
+	return walk(ctx, tx, ws, from, upTo, columns, event, checkpoint)
 }
 
-func walk(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, upTo int64, event func(Event) error, checkpoint func(Checkpoint) error) error {
-	{
-		if upTo == 0 {
-			upTo = 1<<63 - 1
+func walk(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, from, upTo int64, columns bool, event func(Event) error, checkpoint func(Checkpoint) error) error {
+	if upTo == 0 {
+		upTo = 1<<63 - 1
+	}
+	// The anchor: the checkpoint verification continues from, or one just
+	// before the first stored event (a trimmed chain).
+	anchor := `SELECT ` + checkpointCols + ` FROM ledger_checkpoints c
+		WHERE workspace_id = $1 AND seq = (SELECT min(seq) - 1 FROM ledger_events WHERE workspace_id = $1)`
+	args := []any{ws}
+	if from > 0 {
+		anchor = `SELECT ` + checkpointCols + ` FROM ledger_checkpoints c WHERE workspace_id = $1 AND seq = $2`
+		args = append(args, from)
+	}
+	c, err := scanCheckpoint(tx.QueryRow(ctx, anchor, args...))
+	switch {
+	case err == nil:
+		if err := checkpoint(c); err != nil {
+			return err
 		}
-		// The anchor: a checkpoint just before the first stored event.
-		c, err := scanCheckpoint(tx.QueryRow(ctx, `SELECT `+checkpointCols+` FROM ledger_checkpoints c
-			WHERE workspace_id = $1 AND seq = (SELECT min(seq) - 1 FROM ledger_events WHERE workspace_id = $1)`, ws))
-		switch {
-		case err == nil:
+	case from > 0 || !errors.Is(err, pgx.ErrNoRows):
+		return err
+	}
+	// With columns false, an event that has its hashed bytes is read as
+	// those bytes alone (what verification needs): the other columns come
+	// only for events appended before the bytes were stored.
+	rows, err := tx.Query(ctx, `SELECT seq, e.prev_hash, e.hash, e.body, e.body IS NULL OR $4,
+			CASE WHEN e.body IS NULL OR $4 THEN e.at END, CASE WHEN e.body IS NULL OR $4 THEN e.actor END,
+			CASE WHEN e.body IS NULL OR $4 THEN e.type END, CASE WHEN e.body IS NULL OR $4 THEN e.subject END,
+			CASE WHEN e.body IS NULL OR $4 THEN e.payload::text END,
+			c.key_id IS NOT NULL, c.hash, c.at, c.key_id, c.signature
+		FROM ledger_events e LEFT JOIN ledger_checkpoints c USING (workspace_id, seq)
+		WHERE workspace_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`, ws, from, upTo, columns)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := Event{Workspace: ws}
+		var p, actor, typ, subject *string
+		var when *time.Time
+		var prev, h, ch, sig []byte
+		var has, cols bool
+		var c Checkpoint
+		var at *time.Time
+		var keyID *string
+		if err := rows.Scan(&e.Seq, &prev, &h, &e.stored, &cols, &when, &actor, &typ, &subject, &p, &has, &ch, &at, &keyID, &sig); err != nil {
+			return err
+		}
+		if cols {
+			e.Time, e.Actor, e.Type, e.Subject, e.Payload = when.UTC(), *actor, *typ, *subject, []byte(*p)
+		}
+		copy(e.PrevHash[:], prev)
+		copy(e.Hash[:], h)
+		if err := event(e); err != nil {
+			return err
+		}
+		if has {
+			c.Workspace, c.Seq, c.Time, c.Signature, c.KeyID = ws, e.Seq, at.UTC(), sig, *keyID
+			copy(c.Hash[:], ch)
 			if err := checkpoint(c); err != nil {
 				return err
 			}
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT workspace_id, seq, e.at, e.actor, e.type, e.subject, e.payload::text, e.prev_hash, e.hash, c.key_id IS NOT NULL, c.hash, c.at, c.key_id, c.signature
-			FROM ledger_events e LEFT JOIN ledger_checkpoints c USING (workspace_id, seq)
-			WHERE workspace_id = $1 AND seq <= $2 ORDER BY seq`, ws, upTo)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e Event
-			var p string
-			var prev, h, ch, sig []byte
-			var has bool
-			var c Checkpoint
-			var at *time.Time
-			var keyID *string
-			if err := rows.Scan(&e.Workspace, &e.Seq, &e.Time, &e.Actor, &e.Type, &e.Subject, &p, &prev, &h, &has, &ch, &at, &keyID, &sig); err != nil {
-				return err
-			}
-			e.Payload, e.Time = []byte(p), e.Time.UTC()
-			copy(e.PrevHash[:], prev)
-			copy(e.Hash[:], h)
-			if err := event(e); err != nil {
-				return err
-			}
-			if has {
-				c.Workspace, c.Seq, c.Time, c.Signature, c.KeyID = ws, e.Seq, at.UTC(), sig, *keyID
-				copy(c.Hash[:], ch)
-				if err := checkpoint(c); err != nil {
-					return err
-				}
-			}
-		}
-		return rows.Err()
 	}
+	return rows.Err()
 }
 
 func (s *Service) export(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
@@ -194,7 +220,8 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request, a *guard.Access
 		return nil
 	}
 	bw := newFlushWriter(w)
-	err = Walk(ctx, s.pool, a.Workspace, head.Seq, func(e Event) error {
+	// Stored hashed bytes go out as they are: nothing is re-serialised.
+	err = walkFrom(ctx, s.pool, a.Workspace, 0, head.Seq, false, func(e Event) error {
 		b, err := AppendEventLine(bw.buf[:0], e)
 		if err != nil {
 			return err
@@ -220,15 +247,125 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request, a *guard.Access
 	return nil
 }
 
+// FullBudget is how long GET …/ledger/verify?full=true verifies in the
+// request before it answers 202 and lets the verification finish in the
+// background (API Gateway gives a request 29 s).
+var FullBudget = 20 * time.Second
+
+// VerifyReply is the answer of GET …/ledger/verify: the report of this
+// verification, where it started, and the last full re-verification.
+type VerifyReply struct {
+	Report
+	// From is the seq of the signed checkpoint this verification continued
+	// from (0: it started at the first event).
+	From int64 `json:"from"`
+	// Full is true when this verification re-checked the whole chain,
+	// including that the stored columns still say what the hashed bytes say.
+	Full bool `json:"full"`
+	// LastFull is the outcome of the last full verification, if any.
+	LastFull *FullResult `json:"last_full,omitempty"`
+	// Status is "running" when a full verification did not finish within
+	// the request and goes on in the background (202).
+	Status string `json:"status,omitempty"`
+}
+
+// FullResult is a recorded full verification.
+type FullResult struct {
+	At     time.Time `json:"at"`
+	Valid  bool      `json:"valid"`
+	Report *Report   `json:"report,omitempty"`
+}
+
+// verify checks the chain online. By default it continues from the newest
+// signed checkpoint an earlier verification reached (recorded in
+// ledger_verified), hashing the stored canonical bytes of the events after
+// it: its cost is the events since the last verification, not the ledger's
+// size. ?full=true re-verifies from the first event, also comparing each
+// event's columns with its hashed bytes; if that takes longer than
+// FullBudget the reply is 202 {"status":"running"} and the result is
+// recorded when it ends (shown as last_full by later calls).
 func (s *Service) verify(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "ledger.Verify"
-	keys, err := s.keys.PublicKeys(r.Context())
+	ctx := r.Context()
+	keys, err := s.keys.PublicKeys(ctx)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
+	full := r.URL.Query().Get("full") == "true"
+	mark, last, err := s.verifiedMark(ctx, a.Workspace)
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if !full {
+		out, err := s.runVerify(ctx, a.Workspace, keys, mark, false)
+		if err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+		out.LastFull = last
+		httpx.JSON(w, http.StatusOK, out)
+		return nil
+	}
+	done := make(chan struct{})
+	var out VerifyReply
+	var ferr error
+	go func() {
+		defer close(done)
+		// Detached: a full run that outlives the request still finishes
+		// and records its result.
+		bg := context.WithoutCancel(ctx)
+		out, ferr = s.runVerify(bg, a.Workspace, keys, 0, true)
+		if ferr != nil {
+			slog.ErrorContext(bg, "ledger: full verification failed", "workspace", a.Workspace.String(), "err", ferr)
+		}
+	}()
+	select {
+	case <-done:
+		if ferr != nil {
+			return problem.Wrap(op, problem.Internal, ferr)
+		}
+		httpx.JSON(w, http.StatusOK, out)
+	case <-time.After(FullBudget):
+		httpx.JSON(w, http.StatusAccepted, VerifyReply{Status: "running", LastFull: last, Full: true})
+	}
+	return nil
+}
+
+// verifiedMark reads where online verification stands for ws: the seq of
+// the newest verified checkpoint (0: none) and the last full result.
+func (s *Service) verifiedMark(ctx context.Context, ws id.WorkspaceID) (int64, *FullResult, error) {
+	var seq int64
+	var last *FullResult
+	b := &pgx.Batch{}
+	b.Queue(`SELECT seq, full_at, full_valid, full_report FROM ledger_verified WHERE workspace_id = $1`, ws).
+		QueryRow(func(row pgx.Row) error {
+			var at *time.Time
+			var valid *bool
+			var rep *Report
+			err := row.Scan(&seq, &at, &valid, &rep)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err == nil && at != nil && valid != nil {
+				last = &FullResult{At: at.UTC(), Valid: *valid, Report: rep}
+			}
+			return err
+		})
+	if err := db.ReadPipeline(ctx, s.pool, ws.UUID().String(), b); err != nil {
+		return 0, nil, err
+	}
+	return seq, last, nil
+}
+
+// runVerify verifies ws's chain after checkpoint seq from (0: from the
+// first event), with full also comparing columns and hashed bytes, and
+// records how far it got: the newest signed checkpoint it passed, and for
+// a full run its outcome.
+func (s *Service) runVerify(ctx context.Context, ws id.WorkspaceID, keys keyring.Set, from int64, full bool) (VerifyReply, error) {
 	v := NewVerifier(&keys, false)
+	v.CompareColumns = full
+	var newest *Checkpoint
 	stop := errors.New("stop")
-	err = Walk(r.Context(), s.pool, a.Workspace, 0, func(e Event) error {
+	err := walkFrom(ctx, s.pool, ws, from, 0, full, func(e Event) error {
 		if v.Event(0, e); v.Broken() {
 			return stop
 		}
@@ -237,15 +374,62 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, a *guard.Access
 		if v.Checkpoint(0, c); v.Broken() {
 			return stop
 		}
+		cc := c
+		newest = &cc
 		return nil
 	})
+	if errors.Is(err, pgx.ErrNoRows) && from > 0 {
+		// The checkpoint verification stood on is gone (cannot happen
+		// through the app role): start over from the first event.
+		return s.runVerify(ctx, ws, keys, 0, full)
+	}
 	if err != nil && !errors.Is(err, stop) {
-		return problem.Wrap(op, problem.Internal, err)
+		return VerifyReply{}, err
 	}
 	rep := v.Finish()
-	rep.Workspace = a.Workspace
-	httpx.JSON(w, http.StatusOK, rep)
-	return nil
+	rep.Workspace = ws
+	if from > 0 && rep.Head == nil && newest != nil && !rep.Broken() {
+		// Nothing after the checkpoint: the head is the checkpoint.
+		rep.Head = &HeadRef{Seq: newest.Seq, Hash: newest.Hash}
+	}
+	out := VerifyReply{Report: rep, From: from, Full: full}
+	// Record progress: the newest checkpoint passed, only if the chain
+	// held up to it (a break after it still moves the mark to it).
+	mark := from
+	var markHash Hash
+	if newest != nil && (rep.Valid || (rep.BrokenAt != nil && rep.BrokenAt.Seq > newest.Seq)) {
+		mark, markHash = newest.Seq, newest.Hash
+	}
+	err = db.InWorkspace(ctx, s.pool, ws.UUID().String(), func(tx pgx.Tx) error {
+		if rep.Valid && rep.Head != nil && rep.Head.Seq > mark {
+			// The chain verified to its head: sign that head, so the
+			// next verification starts there.
+			c, ok, err := signAt(ctx, tx, ws, rep.Head.Seq, rep.Head.Hash, s.keys)
+			if err != nil {
+				return err
+			}
+			if ok && c.Hash == rep.Head.Hash {
+				mark, markHash = c.Seq, c.Hash
+			}
+		}
+		if mark > from {
+			if _, err := tx.Exec(ctx, `INSERT INTO ledger_verified (workspace_id, seq, hash) VALUES ($1, $2, $3)
+				ON CONFLICT (workspace_id) DO UPDATE SET seq = greatest(ledger_verified.seq, EXCLUDED.seq),
+					hash = CASE WHEN EXCLUDED.seq >= ledger_verified.seq THEN EXCLUDED.hash ELSE ledger_verified.hash END,
+					verified_at = now()`, ws, mark, markHash[:]); err != nil {
+				return err
+			}
+		}
+		if full {
+			_, err := tx.Exec(ctx, `INSERT INTO ledger_verified (workspace_id, seq, hash, full_at, full_valid, full_report)
+				VALUES ($1, 0, $2, now(), $3, $4)
+				ON CONFLICT (workspace_id) DO UPDATE SET full_at = now(), full_valid = EXCLUDED.full_valid, full_report = EXCLUDED.full_report`,
+				ws, make([]byte, 32), rep.Valid, rep)
+			return err
+		}
+		return nil
+	})
+	return out, err
 }
 
 // flushWriter batches export lines into 64 KiB writes.

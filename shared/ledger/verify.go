@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/framebroker/framebroker/shared/id"
@@ -35,6 +36,11 @@ type Report struct {
 // checkpoints after the event they cover (or, for a trimmed chain, one
 // before the first event). It stops at the first break.
 type Verifier struct {
+	// CompareColumns, for events read from the database, also checks that
+	// an event's columns re-serialise to the stored bytes its hash covers
+	// (full verification); otherwise the stored bytes alone are hashed.
+	CompareColumns bool
+
 	keys        *keyring.Set
 	requireHead bool
 	ws          id.WorkspaceID
@@ -106,15 +112,29 @@ func (v *Verifier) EventBody(line int, ws id.WorkspaceID, seq int64, prev, hash 
 	v.r.HeadSigned = false
 }
 
-// Event feeds one event, canonicalising its body.
+// Event feeds one event: its stored canonical bytes when it has them (see
+// CompareColumns), else its canonicalised fields.
 func (v *Verifier) Event(line int, e Event) {
-	b, err := e.Body()
+	if v.Broken() {
+		return
+	}
+	b, err := e.HashedBytes()
 	if err != nil {
 		v.fail(e.Seq, line, "event cannot be canonicalised: %v", err)
 		return
 	}
+	if v.CompareColumns && e.stored != nil {
+		canon, err := e.Body()
+		if err != nil || !bytes.Equal(canon, e.stored) {
+			v.fail(e.Seq, line, "the stored columns of seq %d no longer say what its hashed bytes say", e.Seq)
+			return
+		}
+	}
 	v.EventBody(line, e.Workspace, e.Seq, e.PrevHash, e.Hash, b)
 }
+
+// Broken reports whether the report names a break.
+func (r Report) Broken() bool { return r.BrokenAt != nil }
 
 // Checkpoint feeds one checkpoint.
 func (v *Verifier) Checkpoint(line int, c Checkpoint) {
