@@ -97,9 +97,17 @@ func signAt(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, seq int64, h Hash
 		return Checkpoint{}, false, err
 	}
 	c.Signature = s.Sign(msg)
-	if _, err := tx.Exec(ctx, `INSERT INTO ledger_checkpoints (workspace_id, seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ws, c.Seq, c.Hash[:], c.Time, c.KeyID, c.Signature); err != nil {
+	tag, err := tx.Exec(ctx, `INSERT INTO ledger_checkpoints (workspace_id, seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (workspace_id, seq) DO NOTHING`,
+		ws, c.Seq, c.Hash[:], c.Time, c.KeyID, c.Signature)
+	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("ledger: checkpoint: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// Signed meanwhile by another transaction (a verification and an
+		// export at once): that one stands.
+		c, err := loadCheckpoint(ctx, tx, ws, seq)
+		return c, err == nil, err
 	}
 	return c, true, nil
 }

@@ -123,14 +123,14 @@ func TestVerifyFullInBackground(t *testing.T) {
 	switch st {
 	case 200: // finished first: the race is allowed, the result is the same
 		if !r.Valid || r.Count != 30 {
-			t.Fatalf("full: %+v", r)
+			t.Fatalf("full: %+v %+v", r, r.BrokenAt)
 		}
 	case 202:
 		if r.Status != "running" {
 			t.Fatalf("202 without status running: %+v", r)
 		}
 	default:
-		t.Fatalf("status %d", st)
+		t.Fatalf("status %d %+v", st, r)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -144,6 +144,6 @@ func TestVerifyFullInBackground(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if !r.LastFull.Valid || r.LastFull.Report.Count != 30 {
-		t.Fatalf("last_full: %+v", r.LastFull)
+		t.Fatalf("last_full: %+v %+v", r.LastFull, r.LastFull.Report)
 	}
 }
