@@ -42,9 +42,11 @@ build:
 		echo "placeholder: make build LAYER=docker builds the ffprobe layer" > build/ffmpeg-layer/PLACEHOLDER && \
 		echo "build: ffprobe layer is a placeholder (make build LAYER=docker)"; fi
 
-# cdk.out from the CDK app (infra/), offline: no AWS credentials needed.
+# cdk.out from the CDK app (infra/), offline: no AWS credentials needed;
+# then the idle month of each synthesized stack (infra/cost).
 synth: build
 	scripts/cdk.sh synth --quiet
+	@for t in cdk.out/*.template.json; do $(GO) run ./infra/cost/costmodel $$t; done
 
 # cdk deploy into the account and region of the AWS credentials in use
 # (README "Deploying to AWS"); DEPLOY_FLAGS passes options through.

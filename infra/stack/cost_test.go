@@ -1,0 +1,47 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/framebroker/framebroker/infra/cost"
+	"github.com/framebroker/framebroker/shared/cron"
+)
+
+// TestIdleCost prices the default stack with the cost model (issue 16):
+// no NAT gateway (a NAT instance), Aurora allowed to pause, and everything
+// but the database's compute under the goal. Which scheduled jobs keep
+// Aurora awake is reported: exactly the cron entries that reach the
+// database more often than the auto-pause delay.
+func TestIdleCost(t *testing.T) {
+	fx := defaultStack(t)
+	r := cost.Estimate(fx.json)
+	t.Log("\n" + r.String())
+	if n := len(find(fx.tpl, "AWS::EC2::NatGateway")); n != 0 {
+		t.Errorf("%d NAT gateways in the default stack", n)
+	}
+	if !strings.Contains(r.String(), "EC2 "+NatInstanceType) {
+		t.Errorf("no NAT instance priced:\n%s", r)
+	}
+	aurora := 0.0
+	for _, l := range r.Lines {
+		if strings.HasPrefix(l.Item, "Aurora Serverless v2") {
+			aurora = l.Monthly
+		}
+	}
+	if rest := r.Total - aurora; rest >= cost.Goal {
+		t.Errorf("the idle month without the database's compute is %.2f USD, not under %.0f", rest, cost.Goal)
+	}
+	var want []string
+	for _, e := range cron.Schedule {
+		if e.Rate.Minutes() <= AutoPauseMinutes+cost.CronRunMinutes {
+			want = append(want, e.Name)
+		}
+	}
+	if len(r.KeepAwake) != len(want) {
+		t.Errorf("Aurora kept awake by %v, want the frequent cron jobs %v", r.KeepAwake, want)
+	}
+	if len(want) == 0 && r.Total >= cost.Goal {
+		t.Errorf("idle month %.2f USD with nothing keeping Aurora awake", r.Total)
+	}
+}
