@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/framebroker/framebroker/infra/cfn"
 )
 
 // HoursPerMonth is AWS's billing month.
@@ -150,7 +152,7 @@ func Estimate(tpl map[string]any) Report {
 		}
 		add("EC2 "+typ+" ("+id+")", price*HoursPerMonth, note)
 		gb := 8.0
-		for _, bd := range list(p["BlockDeviceMappings"]) {
+		for _, bd := range cfn.List(p["BlockDeviceMappings"]) {
 			if ebs, ok := bd.(map[string]any)["Ebs"].(map[string]any); ok {
 				if v, ok := ebs["VolumeSize"].(float64); ok {
 					gb = v
@@ -165,7 +167,7 @@ func Estimate(tpl map[string]any) Report {
 	for _, id := range byType["AWS::EC2::VPCEndpoint"] {
 		p := props(id)
 		if p["VpcEndpointType"] == "Interface" {
-			azs := len(list(p["SubnetIds"]))
+			azs := len(cfn.List(p["SubnetIds"]))
 			add("Interface endpoint "+id, float64(azs)*P.InterfaceEndpointAZ*HoursPerMonth, fmt.Sprintf("%d AZs", azs))
 		}
 	}
@@ -177,7 +179,7 @@ func Estimate(tpl map[string]any) Report {
 	}
 	metrics := 0
 	for _, id := range byType["AWS::CloudWatch::Alarm"] {
-		if ms := list(props(id)["Metrics"]); len(ms) > 0 {
+		if ms := cfn.List(props(id)["Metrics"]); len(ms) > 0 {
 			for _, m := range ms {
 				if _, ok := m.(map[string]any)["MetricStat"]; ok {
 					metrics++
@@ -229,8 +231,8 @@ func Estimate(tpl map[string]any) Report {
 			continue
 		}
 		desc, _ := p["Description"].(string)
-		for _, t := range list(p["Targets"]) {
-			fn := refID(t.(map[string]any)["Arn"])
+		for _, t := range cfn.List(p["Targets"]) {
+			fn := cfn.RefID(t.(map[string]any)["Arn"])
 			runs := HoursPerMonth * 60 / period
 			invocations += runs
 			gbs += runs * CronRunSeconds * fnMem[fn]
@@ -284,7 +286,7 @@ func (r Report) String() string {
 	var b strings.Builder
 	b.WriteString("Idle month of the stack (cost model, us-east-1 on-demand prices, infra/cost):\n")
 	for _, l := range r.Lines {
-		fmt.Fprintf(&b, "  %-44s %8.2f USD", l.Item, l.Monthly)
+		fmt.Fprintf(&b, "  %-52s %8.2f USD", l.Item, l.Monthly)
 		if l.Note != "" {
 			b.WriteString("  " + l.Note)
 		}
@@ -294,7 +296,7 @@ func (r Report) String() string {
 	if r.Total >= Goal {
 		met = "no"
 	}
-	fmt.Fprintf(&b, "  %-44s %8.2f USD  (goal < %.0f USD: met %s)\n", "TOTAL idle month", r.Total, Goal, met)
+	fmt.Fprintf(&b, "  %-52s %8.2f USD  (goal < %.0f USD: met %s)\n", "TOTAL idle month", r.Total, Goal, met)
 	b.WriteString("  Not idle costs (per use): API Gateway, Lambda, Step Functions, Fargate, S3 storage and requests, data transfer.\n")
 	return b.String()
 }
@@ -328,29 +330,6 @@ func minutes(m float64) string {
 	default:
 		return fmt.Sprintf("%g min", m)
 	}
-}
-
-func list(v any) []any {
-	switch x := v.(type) {
-	case []any:
-		return x
-	case nil:
-		return nil
-	default:
-		return []any{x}
-	}
-}
-
-func refID(v any) string {
-	m, _ := v.(map[string]any)
-	if r, ok := m["Ref"].(string); ok {
-		return r
-	}
-	if ga, ok := m["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
-		s, _ := ga[0].(string)
-		return s
-	}
-	return ""
 }
 
 func str(v any) string {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/framebroker/framebroker/infra/cfn"
 	"github.com/framebroker/framebroker/shared/cron"
 )
 
@@ -49,32 +50,11 @@ func str(v any) string {
 	return string(b)
 }
 
-// refID is the logical id a {"Ref": id} or {"Fn::GetAtt": [id, ...]} names.
-func refID(v any) string {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return ""
-	}
-	if r, ok := m["Ref"].(string); ok {
-		return r
-	}
-	if ga, ok := m["Fn::GetAtt"].([]any); ok && len(ga) > 0 {
-		s, _ := ga[0].(string)
-		return s
-	}
-	return ""
-}
-
-func list(v any) []any {
-	switch x := v.(type) {
-	case []any:
-		return x
-	case nil:
-		return nil
-	default:
-		return []any{x}
-	}
-}
+// list and refID read template values (infra/cfn).
+var (
+	list  = cfn.List
+	refID = cfn.RefID
+)
 
 // checkNoTaskRole: no task definition has a task role (T-04).
 func checkNoTaskRole(tpl assertions.Template) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/framebroker/framebroker/shared/keyring"
+	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
 )
 
 // EnvSecretArn names the secret the custom resource fills.
@@ -26,7 +27,7 @@ const EnvSecretArn = "FRAMEBROKER_KEYRING_INIT_SECRET_ARN"
 
 // SecretStore reads and replaces a secret's string value.
 type SecretStore interface {
-	SecretString(ctx context.Context, arn string) (string, error)
+	coldstart.SecretGetter
 	PutSecretString(ctx context.Context, arn, value string) error
 }
 
@@ -73,40 +74,21 @@ func Handler(store SecretStore, arn string, now func() time.Time) cfn.CustomReso
 }
 
 // secretsManager is SecretStore over AWS Secrets Manager with the
-// function role's credentials, built on first use.
-type secretsManager struct{ client *secretsmanager.Client }
-
-func (s *secretsManager) init(ctx context.Context) error {
-	if s.client != nil {
-		return nil
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return err
-	}
-	s.client = secretsmanager.NewFromConfig(cfg)
-	return nil
-}
-
-// SecretString returns the secret's current string value.
-func (s *secretsManager) SecretString(ctx context.Context, arn string) (string, error) {
-	if err := s.init(ctx); err != nil {
-		return "", err
-	}
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
-	if err != nil {
-		return "", err
-	}
-	if out.SecretString == nil {
-		return "", errors.New("secret has no string value")
-	}
-	return *out.SecretString, nil
+// function role's credentials: reads through coldstart's getter, writes
+// with a client built on first use.
+type secretsManager struct {
+	coldstart.SecretGetter
+	client *secretsmanager.Client
 }
 
 // PutSecretString stores value as the secret's new current version.
 func (s *secretsManager) PutSecretString(ctx context.Context, arn, value string) error {
-	if err := s.init(ctx); err != nil {
-		return err
+	if s.client == nil {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return err
+		}
+		s.client = secretsmanager.NewFromConfig(cfg)
 	}
 	_, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &arn, SecretString: &value})
 	return err
@@ -116,5 +98,5 @@ func (s *secretsManager) PutSecretString(ctx context.Context, arn, value string)
 // missing setting included, is answered to CloudFormation.
 func Main() {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-	lambda.Start(cfn.LambdaWrap(Handler(&secretsManager{}, os.Getenv(EnvSecretArn), time.Now)))
+	lambda.Start(cfn.LambdaWrap(Handler(&secretsManager{SecretGetter: coldstart.SecretsManager()}, os.Getenv(EnvSecretArn), time.Now)))
 }
