@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/framebroker/framebroker/shared/billing"
+	"github.com/framebroker/framebroker/shared/id"
 )
 
 // TestStripeWebhook: a signed paid checkout credits the workspace through
@@ -39,6 +40,14 @@ func TestStripeWebhook(t *testing.T) {
 		{"unpaid session", event(t, "evt_unpaid", "checkout.session.completed", map[string]any{"id": "cs_x", "payment_status": "unpaid", "currency": "usd", "amount_total": 100, "metadata": map[string]string{"workspace_id": ws}}),
 			"", 200, "ignored", 25 * billing.USD},
 		{"unknown workspace", paidCheckout(t, "evt_other_ws", "wsp_00000000000000000000000000000001", 900), "", 200, "ignored", 25 * billing.USD},
+		// Observed 5: a well-formed id of a workspace that does not exist
+		// (never did, or purged) was a 500, which Stripe retries for days.
+		{"missing workspace (checkout)", paidCheckout(t, "evt_missing_ws", id.New[id.WorkspaceID]().String(), 900), "", 200, "ignored", 25 * billing.USD},
+		{"missing workspace (card check)", event(t, "evt_missing_si", "setup_intent.succeeded", map[string]any{"id": "seti_1", "object": "setup_intent", "status": "succeeded",
+			"metadata": map[string]string{"workspace_id": id.New[id.WorkspaceID]().String()}}), "", 200, "ignored", 25 * billing.USD},
+		// Observed 5: a signature dated in the future was accepted.
+		{"signed in the future beyond the tolerance", good, sign(good, secret, now.Add(billing.WebhookTolerance+time.Minute)), 400, "", 25 * billing.USD},
+		{"signed far in the future", good, sign(good, secret, now.Add(24*time.Hour)), 400, "", 25 * billing.USD},
 		{"other event type", event(t, "evt_misc", "customer.created", map[string]any{"id": "cus_1"}), "", 200, "ignored", 25 * billing.USD},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,14 @@ const (
 	MaxPasswordLen = 256
 )
 
+// MinPasswordNonSpace is how many characters of a password must not be
+// whitespace: 8, the minimum length NIST SP 800-63B sets for memorized
+// secrets chosen by users. Spaces still count toward MinPasswordLen (a
+// passphrase like "correct horse battery" is welcome), but ten spaces, or
+// two letters padded with spaces, are among the first things a guesser
+// tries and add almost nothing to guess.
+const MinPasswordNonSpace = 8
+
 // HashPassword returns the PHC string of password under Argon2id:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key> (unpadded base64).
 func HashPassword(password string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -152,23 +153,46 @@ func (s *Service) Signup(ctx context.Context, email, password string) (User, err
 		return err
 	})
 	if db.IsUniqueViolation(err, "users_email_canonical_key") {
-		u.CreatedAt = s.now().UTC()
+		// The decoy's timestamp comes from the same clock (the database's,
+		// microsecond precision) as a real account's: a Go clock reading
+		// (nanoseconds) gave existing accounts away.
+		if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&u.CreatedAt); err != nil {
+			return User{}, problem.Wrap(op, problem.Internal, err)
+		}
+		u.CreatedAt = u.CreatedAt.UTC()
 		return u, s.send(ctx, u.Email, tmplSignupExisting, s.link("/login", ""))
 	}
 	if err != nil {
 		return User{}, problem.Wrap(op, problem.Internal, err)
 	}
+	u.CreatedAt = u.CreatedAt.UTC()
 	return u, s.send(ctx, u.Email, tmplVerify, s.link("/verify-email", tok))
 }
 
+// checkPasswordPolicy is the one password rule, for signup, change and
+// reset: MinPasswordLen to MaxPasswordLen bytes, of which at least
+// MinPasswordNonSpace characters are not whitespace.
 func checkPasswordPolicy(op, pw string) error {
 	switch {
 	case len(pw) < MinPasswordLen:
 		return problem.Field(op, "password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
 	case len(pw) > MaxPasswordLen:
 		return problem.Field(op, "password", fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
+	case nonSpace(pw) < MinPasswordNonSpace:
+		return problem.Field(op, "password", fmt.Sprintf("must contain at least %d characters that are not spaces or other whitespace", MinPasswordNonSpace))
 	}
 	return nil
+}
+
+// nonSpace counts the characters of s that are not Unicode whitespace.
+func nonSpace(s string) int {
+	n := 0
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	return n
 }
 
 var errBadLogin = problem.E("identity.Login", problem.Unauthenticated, "invalid email or password")
