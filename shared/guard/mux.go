@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"io"
 	"net/http"
 	"regexp"
@@ -413,7 +414,32 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		a.ids[name] = u
 		args = append(args, u)
 	}
+	err = g.member(w, r, a, args)
+	if err != nil && db.ConnLost(err) && g.retrySafe(r) && r.Context().Err() == nil {
+		// The connection died under a read-only request whose reply is
+		// still buffered (a failover, a terminated session): nothing was
+		// written and nothing committed, so it runs once more on a fresh
+		// connection and the caller never sees the loss.
+		slog.WarnContext(r.Context(), "guard: database connection lost; retrying the read-only request once",
+			"route", g.route.Method+" "+g.route.Pattern, "cause", err)
+		g.pool.Reset()
+		err = g.member(w, r, a, args)
+	}
+	return err
+}
 
+// retrySafe reports whether a request may be run again after its
+// connection was lost: a read (GET or HEAD) in the guard's read-only,
+// buffered transaction.
+func (g *guarded) retrySafe(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && !g.route.NoTx && !g.route.Stream
+}
+
+// member runs a member route once its caller is authenticated and its
+// path parsed: the membership and resource checks, the limiter and the
+// handler, in the transaction the route's shape asks for.
+func (g *guarded) member(w http.ResponseWriter, r *http.Request, a *Access, args []any) error {
+	const op = "guard"
 	noTx := g.route.NoTx || g.route.Stream
 	opts := pgx.TxOptions{}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || noTx {

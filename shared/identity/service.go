@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -300,6 +301,25 @@ func (s *Service) Authenticate(ctx context.Context, token string) (guard.Princip
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
 		return guard.Principal{}, errBadToken
 	}
+	p, err := s.authenticate(ctx, token)
+	if db.ConnLost(err) && ctx.Err() == nil {
+		// A pooled connection found dead (failover, terminated session):
+		// the look-up (and its idempotent last-seen touch) runs once more
+		// on a fresh connection.
+		slog.WarnContext(ctx, "identity: database connection lost; retrying the session look-up once", "cause", err)
+		s.pool.Reset()
+		p, err = s.authenticate(ctx, token)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return guard.Principal{}, errBadToken
+	}
+	if err != nil {
+		return guard.Principal{}, problem.Wrap("identity.Authenticate", problem.Unavailable, err)
+	}
+	return p, nil
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (guard.Principal, error) {
 	var p guard.Principal
 	err := s.pool.QueryRow(ctx, `
 		WITH s AS (
@@ -312,13 +332,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (guard.Princip
 		)
 		SELECT id, user_id FROM s`,
 		digest(token), s.idle.Microseconds()).Scan(&p.Session, &p.User)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return guard.Principal{}, errBadToken
-	}
-	if err != nil {
-		return guard.Principal{}, problem.Wrap("identity.Authenticate", problem.Unavailable, err)
-	}
-	return p, nil
+	return p, err
 }
 
 // Logout revokes the principal's session.
