@@ -27,6 +27,8 @@ import (
 	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/media"
+	"github.com/framebroker/framebroker/shared/openapi"
+	"github.com/framebroker/framebroker/shared/pages"
 	"github.com/framebroker/framebroker/shared/privacy"
 	"github.com/framebroker/framebroker/shared/tenancy"
 	"github.com/framebroker/framebroker/shared/webhook"
@@ -56,6 +58,9 @@ type App struct {
 	Mail    *mail.Outbox
 	routes  []guard.Route
 	handler http.Handler
+
+	openAPI        openapi.Document
+	openAPIHandler http.HandlerFunc
 }
 
 // New wires every dependency from cfg.
@@ -110,6 +115,14 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.cronRoutes(cfg),
 		a.Billing.Routes(),
 	))
+	pageRoutes, err := pages.Routes()
+	if err != nil {
+		return nil, err
+	}
+	a.routes = append(append(a.routes, pageRoutes...), a.openAPIRoute())
+	if err := a.buildOpenAPI(); err != nil {
+		return nil, err
+	}
 	h, err := a.FunctionHandler("")
 	if err != nil {
 		return nil, err

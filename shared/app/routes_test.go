@@ -32,6 +32,23 @@ var publicRoutes = map[string]bool{
 	// Billing (issue 8): Stripe's events, authenticated by Stripe-Signature
 	// (HMAC-SHA256, 5-minute tolerance) and applied once per event id.
 	"POST /v1/stripe/webhook": true,
+	// The API document (issue 15), generated from this table.
+	"GET /v1/openapi.json": true,
+	// Pages people land on (issue 15): static HTML and their script and
+	// style; they call the routes above, nothing else.
+	"GET /verify-email":           true,
+	"GET /reset-password":         true,
+	"GET /magic-link":             true,
+	"GET /accept-invitation":      true,
+	"GET /oauth-complete":         true,
+	"GET /sessions":               true,
+	"GET /login":                  true,
+	"GET /signup":                 true,
+	"GET /verify":                 true,
+	"GET /assets/pages/app.css":   true,
+	"GET /assets/pages/app.js":    true,
+	"GET /assets/pages/sha256.js": true,
+	"GET /assets/pages/verify.js": true,
 }
 
 func tableForTest(t *testing.T) []guard.Route {

@@ -80,16 +80,28 @@ func NewService(store blob.Store, prober Prober, uploadTTL time.Duration) *Servi
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/assets", Policy: guard.Member(guard.Editor), Handler: s.create,
-			Example: `{"filename":"clip.mp4","content_type":"video/mp4","size":1048576}`},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets", Policy: guard.Member(guard.Viewer), Handler: s.list},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets/{asset}", Policy: guard.Member(guard.Viewer), Handler: s.get},
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/assets/{asset}/complete", Policy: guard.Member(guard.Editor), Handler: s.complete},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/assets/{asset}", Policy: guard.Member(guard.Editor), Handler: s.delete},
+			Example: `{"filename":"clip.mp4","content_type":"video/mp4","size":1048576}`,
+			Summary: "Declare an upload; answers a presigned PUT URL", Request: createInput{}, Reply: Asset{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets", Policy: guard.Member(guard.Viewer), Handler: s.list,
+			Summary: "The workspace's assets", Reply: httpx.List[Asset]{}, Query: []string{"limit", "cursor"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets/{asset}", Policy: guard.Member(guard.Viewer), Handler: s.get,
+			Summary: "An asset", Reply: Asset{}},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/assets/{asset}/complete", Policy: guard.Member(guard.Editor), Handler: s.complete,
+			Summary: "Finish an upload: the server hashes and probes the object", Reply: Asset{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/assets/{asset}", Policy: guard.Member(guard.Editor), Handler: s.delete,
+			Summary: "Delete an asset", Status: http.StatusNoContent},
 	}
 	for i := range rs {
 		rs[i].Function = Function
 	}
 	return rs
+}
+
+// createInput declares an upload.
+type createInput struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
 }
 
 // ObjectKey is where an asset's bytes live. It holds no client-chosen text.
@@ -129,11 +141,7 @@ func validFilename(s string) bool {
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "asset.Create"
-	var in struct {
-		Filename    string `json:"filename"`
-		ContentType string `json:"content_type"`
-		Size        int64  `json:"size"`
-	}
+	var in createInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}

@@ -24,14 +24,28 @@ const (
 // Packs are the named credit packs Checkout sells.
 var Packs = map[string]int64{"starter": 10, "studio": 100, "broadcast": 1000}
 
+// checkoutInput names credits or a pack (one of the two).
 type checkoutInput struct {
-	Credits int64  `json:"credits"`
-	Pack    string `json:"pack"`
+	Credits int64  `json:"credits,omitempty"`
+	Pack    string `json:"pack,omitempty"`
 }
 
 // checkout creates a Stripe Checkout Session for credits (a number, or a
 // named pack) and answers its URL. The workspace is credited when Stripe
 // reports the session paid (webhook), never here.
+// checkoutReply is a Checkout session to send the buyer to.
+type checkoutReply struct {
+	ID      string `json:"id"`
+	URL     string `json:"url"`
+	Credits int64  `json:"credits"`
+}
+
+// cardCheckReply is the SetupIntent the client confirms with Stripe.js.
+type cardCheckReply struct {
+	SetupIntent  string `json:"setup_intent"`
+	ClientSecret string `json:"client_secret"`
+}
+
 func (s *Service) checkout(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "billing.Checkout"
 	var in checkoutInput
@@ -81,7 +95,7 @@ func (s *Service) checkout(w http.ResponseWriter, r *http.Request, a *guard.Acce
 	if err != nil {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
-	httpx.JSON(w, http.StatusCreated, map[string]any{"id": cs.ID, "url": cs.URL, "credits": in.Credits})
+	httpx.JSON(w, http.StatusCreated, checkoutReply{ID: cs.ID, URL: cs.URL, Credits: in.Credits})
 	return nil
 }
 
@@ -129,6 +143,6 @@ func (s *Service) cardCheck(w http.ResponseWriter, r *http.Request, a *guard.Acc
 	if err != nil {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}
-	httpx.JSON(w, http.StatusCreated, map[string]any{"setup_intent": si.ID, "client_secret": si.ClientSecret})
+	httpx.JSON(w, http.StatusCreated, cardCheckReply{SetupIntent: si.ID, ClientSecret: si.ClientSecret})
 	return nil
 }

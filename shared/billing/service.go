@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -68,10 +69,14 @@ func NewService(c Config) *Service {
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/checkout", Policy: guard.Member(guard.Admin), Handler: s.checkout, NoTx: true,
-			Example: `{"credits":25}`},
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/billing/card-check", Policy: guard.Member(guard.Admin), Handler: s.cardCheck, NoTx: true},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/billing", Policy: guard.Member(guard.Viewer), Handler: s.summary},
-		{Method: "POST", Pattern: "/v1/stripe/webhook", Policy: guard.Public(), Handler: s.webhook},
+			Example: `{"credits":25}`,
+			Summary: "Buy credits: a Stripe Checkout session", Request: checkoutInput{}, Reply: checkoutReply{}, Status: http.StatusCreated},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/billing/card-check", Policy: guard.Member(guard.Admin), Handler: s.cardCheck, NoTx: true,
+			Summary: "Check a card on file (SetupIntent, never charged)", Reply: cardCheckReply{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/billing", Policy: guard.Member(guard.Viewer), Handler: s.summary,
+			Summary: "Plan, credits, ceilings and spend windows", Reply: summaryReply{}},
+		{Method: "POST", Pattern: "/v1/stripe/webhook", Policy: guard.Public(), Handler: s.webhook,
+			Summary: "Stripe's events (Stripe-Signature), applied once per event id", Reply: webhookReply{}},
 	}
 	for i := range rs {
 		rs[i].Function = Function

@@ -10,6 +10,16 @@ import (
 
 // summary answers the workspace's plan, card state, credit balance,
 // ceilings and current spend windows.
+// summaryReply is a workspace's billing state.
+type summaryReply struct {
+	Plan           string            `json:"plan"`
+	CardVerified   bool              `json:"card_verified"`
+	CreditsMicros  Micros            `json:"credits_micros"`
+	CeilingsMicros map[string]Micros `json:"ceilings_micros"`
+	Windows        []Window          `json:"windows"`
+	PricePerMinute map[string]Micros `json:"price_micros_per_minute"`
+}
+
 func (s *Service) summary(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "billing.Summary"
 	acct, err := s.loadAccount(r.Context(), a.Tx, a.Workspace)
@@ -23,15 +33,10 @@ func (s *Service) summary(w http.ResponseWriter, r *http.Request, a *guard.Acces
 	if wins == nil {
 		wins = []Window{}
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{
-		"plan":           s.plan(acct.Plan).Name,
-		"card_verified":  acct.CardVerified,
-		"credits_micros": acct.Credits,
-		"ceilings_micros": map[string]Micros{
-			"hour": acct.Ceilings.Hour, "day": acct.Ceilings.Day, "month": acct.Ceilings.Month,
-		},
-		"windows":                 wins,
-		"price_micros_per_minute": PricePerMinute,
+	httpx.JSON(w, http.StatusOK, summaryReply{
+		Plan: s.plan(acct.Plan).Name, CardVerified: acct.CardVerified, CreditsMicros: acct.Credits,
+		CeilingsMicros: map[string]Micros{"hour": acct.Ceilings.Hour, "day": acct.Ceilings.Day, "month": acct.Ceilings.Month},
+		Windows:        wins, PricePerMinute: PricePerMinute,
 	})
 	return nil
 }

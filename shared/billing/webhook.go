@@ -83,6 +83,12 @@ func signatureTime(header string) (time.Time, bool) {
 // webhook receives Stripe events: verified, then applied once per event id.
 // Events of other types, or naming no workspace of ours, are acknowledged
 // and ignored.
+// webhookReply acknowledges a Stripe event and says what it did.
+type webhookReply struct {
+	Received string `json:"received"`
+	Outcome  string `json:"outcome"`
+}
+
 func (s *Service) webhook(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
 	const op = "billing.Webhook"
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
@@ -100,7 +106,7 @@ func (s *Service) webhook(w http.ResponseWriter, r *http.Request, _ *guard.Acces
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	httpx.JSON(w, http.StatusOK, map[string]string{"received": ev.ID, "outcome": outcome})
+	httpx.JSON(w, http.StatusOK, webhookReply{Received: ev.ID, Outcome: outcome})
 	return nil
 }
 

@@ -92,7 +92,8 @@ func NewRunner(pool *pgxpool.Pool, secret string, jobs map[string]JobFunc) *Runn
 // Routes is the cron route.
 func (r *Runner) Routes() []guard.Route {
 	return []guard.Route{{Method: "POST", Pattern: "/internal/cron/{name}", Function: Function,
-		Policy: guard.Internal(HeaderSecret, r.secret), Handler: r.serve}}
+		Policy: guard.Internal(HeaderSecret, r.secret), Handler: r.serve,
+		Summary: "Run a scheduled job (EventBridge; X-Cron-Secret)", Reply: Result{}}}
 }
 
 // Result is the reply to a cron call.

@@ -184,7 +184,38 @@ type Route struct {
 	// authentication and (for member routes) the membership check, before
 	// the handler. Only authenticated and member routes may have one.
 	Limit Limiter
+
+	// The API document (shared/openapi) is generated from these; the test
+	// harness validates every request and reply of the suite against it.
+	//
+	// Summary is one line for the document. Request is the zero value of
+	// the JSON request body type (nil: no body); Reply the zero value of the
+	// success reply type (nil: no body, or a ReplyType body). Status is the
+	// success status (0: 200). ReplyType is the media type of a reply that
+	// is not JSON (text/html for pages, application/jsonl for exports).
+	// Query names the query parameters the route reads ("limit" and
+	// "cursor" are the pagination pair).
+	Summary   string
+	Request   any
+	Reply     any
+	Status    int
+	ReplyType string
+	Query     []string
+	// SeeOther routes answer a browser (Accept: text/html) with 303 to a
+	// page of the web app instead of the JSON reply.
+	SeeOther bool
 }
+
+// SuccessStatus is the status the route answers on success.
+func (rt Route) SuccessStatus() int {
+	if rt.Status == 0 {
+		return http.StatusOK
+	}
+	return rt.Status
+}
+
+// SecretHeader is the header an internal policy reads its secret from.
+func (p Policy) SecretHeader() string { return p.secretHeader }
 
 // Limiter spends a caller's allowance for a route (T-10). It may set
 // response headers (RateLimit, RateLimit-Policy); an error, normally of kind

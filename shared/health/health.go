@@ -20,7 +20,8 @@ type Status struct {
 
 // Routes is the health route of the router table.
 func Routes() []guard.Route {
-	return []guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: handle, Function: Function}}
+	return []guard.Route{{Method: "GET", Pattern: "/healthz", Policy: guard.Public(), Handler: handle, Function: Function,
+		Summary: "Liveness", Reply: Status{}}}
 }
 
 func handle(w http.ResponseWriter, _ *http.Request, _ *guard.Access) error {

@@ -2,8 +2,11 @@ package identity
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 func (s *Service) handleOAuthStart(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
@@ -38,10 +41,33 @@ func (s *Service) handleOAuthCallback(w http.ResponseWriter, r *http.Request, _ 
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	q := r.URL.Query()
 	tok, u, err := s.FinishOAuth(r.Context(), r.PathValue("provider"), q.Get("state"), cookie, q.Get("code"), r.UserAgent())
+	w.Header().Set("Cache-Control", "no-store")
+	if wantsPage(r) {
+		// A person's browser lands on the completion page; the session
+		// token (or the refusal) travels in the fragment, which the browser
+		// never sends to a server.
+		frag := "#token=" + url.QueryEscape(tok)
+		if err != nil {
+			problem.Log(r, err)
+			frag = "#error=" + url.QueryEscape(problem.KindOf(err).String())
+		}
+		http.Redirect(w, r, s.publicURL+"/oauth-complete"+frag, http.StatusSeeOther)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	s.sessionReply(w, tok, u)
 	return nil
+}
+
+// wantsPage reports whether r is a browser navigation (it prefers HTML).
+func wantsPage(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if mt == "text/html" {
+			return true
+		}
+	}
+	return false
 }

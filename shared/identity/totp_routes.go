@@ -29,7 +29,7 @@ func (s *Service) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, a *g
 	if err != nil {
 		return err
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"enabled": true, "recovery_codes": codes})
+	httpx.JSON(w, http.StatusOK, totpConfirmed{Enabled: true, RecoveryCodes: codes})
 	return nil
 }
 

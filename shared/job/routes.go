@@ -65,16 +65,29 @@ func NewService(pool *pgxpool.Pool, store blob.Store, starter Starter, ttl time.
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Editor), Handler: s.submit,
-			Example: `{"inputs":["ast_00000000000000000000000000000000"],"preset":"mp4-h264-720p"}`},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Handler: s.list},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Handler: s.get},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}/trail", Policy: guard.Member(guard.Viewer), Handler: s.trail},
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs/{job}/cancel", Policy: guard.Member(guard.Editor), Handler: s.cancel},
+			Example: `{"inputs":["ast_00000000000000000000000000000000"],"preset":"mp4-h264-720p"}`,
+			Summary: "Submit an encode job (Idempotency-Key; rate limited; spend reserved)", Request: submitInput{}, Reply: Job{}, Status: http.StatusAccepted},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Handler: s.list,
+			Summary: "The workspace's jobs", Reply: httpx.List[Job]{}, Query: []string{"limit", "cursor", "status"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Handler: s.get,
+			Summary: "A job with its outputs", Reply: Job{}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}/trail", Policy: guard.Member(guard.Viewer), Handler: s.trail,
+			Summary: "The job's audit trail (T-05)", Reply: trailPage{}, Query: []string{"after", "limit"}},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs/{job}/cancel", Policy: guard.Member(guard.Editor), Handler: s.cancel,
+			Summary: "Cancel a queued or running job", Reply: Job{}},
 	}
 	for i := range rs {
 		rs[i].Function = Function
 	}
 	return rs
+}
+
+// trailPage is a page of a job's trail; next_after continues it.
+type trailPage struct {
+	Job       id.JobID `json:"job"`
+	Data      []Event  `json:"data"`
+	HasMore   bool     `json:"has_more"`
+	NextAfter int64    `json:"next_after,omitempty"`
 }
 
 type submitInput struct {
@@ -360,12 +373,12 @@ func (s *Service) trail(w http.ResponseWriter, r *http.Request, a *guard.Access)
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	out := map[string]any{"job": a.Job(), "data": ev, "has_more": false}
+	out := trailPage{Job: a.Job(), Data: ev}
 	if ev == nil {
-		out["data"] = []Event{}
+		out.Data = []Event{}
 	}
 	if len(ev) > p.Limit {
-		out["data"], out["has_more"], out["next_after"] = ev[:p.Limit], true, ev[p.Limit-1].Seq
+		out.Data, out.HasMore, out.NextAfter = ev[:p.Limit], true, ev[p.Limit-1].Seq
 	}
 	httpx.JSON(w, http.StatusOK, out)
 	return nil

@@ -37,9 +37,12 @@ func NewService(pool *pgxpool.Pool, keys keyring.Provider) *Service {
 // the admin role (payloads name members); verification any member.
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger", Policy: guard.Member(guard.Admin), Handler: s.list},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/export", Policy: guard.Member(guard.Admin), Handler: s.export, Stream: true},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/verify", Policy: guard.Member(guard.Viewer), Handler: s.verify, Stream: true},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger", Policy: guard.Member(guard.Admin), Handler: s.list,
+			Summary: "The workspace's ledger events", Reply: EventList{}, Query: []string{"after", "limit"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/export", Policy: guard.Member(guard.Admin), Handler: s.export, Stream: true,
+			Summary: "The whole ledger as JSON lines, with signed checkpoints", ReplyType: "application/x-ndjson"},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/verify", Policy: guard.Member(guard.Viewer), Handler: s.verify, Stream: true,
+			Summary: "Verify the hash chain and checkpoints; names the first broken link", Reply: Report{}},
 	}
 	for i := range rs {
 		rs[i].Function = Function

@@ -18,6 +18,7 @@
 package privacy
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -67,11 +68,15 @@ func Prefix(ws id.WorkspaceID) string { return "ws/" + ws.String() + "/" }
 // Routes are the privacy routes.
 func (s *Service) Routes() []guard.Route {
 	rs := []guard.Route{
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/settings", Policy: guard.Member(guard.Viewer), Handler: s.getSettings},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/settings", Policy: guard.Member(guard.Viewer), Handler: s.getSettings,
+			Summary: "Training opt-in, retention, spend ceilings, deletion state", Reply: Settings{}},
 		{Method: "PUT", Pattern: "/v1/workspaces/{ws}/settings", Policy: guard.Member(guard.Admin), Handler: s.putSettings,
-			Example: `{"training_opt_in":false,"retention":"standard","spend_ceilings":{"hourly":"50.00","daily":"200.00","monthly":"2000.00"}}`},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Owner), Handler: s.requestDeletion, DuringDeletion: true},
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/deletion/cancel", Policy: guard.Member(guard.Owner), Handler: s.cancelDeletion, DuringDeletion: true},
+			Example: `{"training_opt_in":false,"retention":"standard","spend_ceilings":{"hourly":"50.00","daily":"200.00","monthly":"2000.00"}}`,
+			Summary: "Change settings; absent fields stay", Request: settingsInput{}, Reply: Settings{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Owner), Handler: s.requestDeletion, DuringDeletion: true,
+			Summary: "Schedule the workspace's deletion (purged after the grace period)", Reply: Deletion{}, Status: http.StatusAccepted},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/deletion/cancel", Policy: guard.Member(guard.Owner), Handler: s.cancelDeletion, DuringDeletion: true,
+			Summary: "Cancel a scheduled deletion", Reply: Settings{}},
 	}
 	for i := range rs {
 		rs[i].Function = Function

@@ -155,10 +155,6 @@ var RequestIDFunc = func(*http.Request) string { return "" }
 // error level with its cause (the log handler adds the request id), client
 // errors at debug level.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		e = &Error{Kind: Internal, Err: err}
-	}
 	kind := KindOf(err)
 	info := kinds[kind]
 	typ, title := kind.Type(), info.title
@@ -175,13 +171,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	if kind != Internal {
 		body.Detail, body.Errors = firstDetail(err)
 	}
-	if info.status >= 500 {
-		// Every 5xx (a bug, or a dependency down: 503) leaves exactly this
-		// one line with its cause; the client sees only the request id.
-		slog.ErrorContext(r.Context(), "request failed", "status", info.status, "kind", kind.String(), "op", e.Op, "err", err.Error())
-	} else {
-		slog.DebugContext(r.Context(), "request refused", "kind", kind.String(), "err", err.Error())
-	}
+	Log(r, err)
 	if d := retryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 	}
@@ -190,6 +180,25 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(info.status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Log records err for request r as Write does, for a handler that answers
+// a refusal some other way (a redirect to a page): every 5xx once at error
+// level with its cause (the log handler adds the request id), client errors
+// at debug level.
+func Log(r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Kind: Internal, Err: err}
+	}
+	kind := KindOf(err)
+	if status := kinds[kind].status; status >= 500 {
+		// Every 5xx (a bug, or a dependency down: 503) leaves exactly this
+		// one line with its cause; the client sees only the request id.
+		slog.ErrorContext(r.Context(), "request failed", "status", status, "kind", kind.String(), "op", e.Op, "err", err.Error())
+	} else {
+		slog.DebugContext(r.Context(), "request refused", "kind", kind.String(), "err", err.Error())
+	}
 }
 
 func firstDetail(err error) (string, []FieldError) {

@@ -34,11 +34,19 @@ func scanOutput(row pgx.Row) (ShotOutput, error) {
 	return o, err
 }
 
+// linkInput names the asset to link.
+type linkInput struct {
+	Asset id.AssetID `json:"asset"`
+}
+
+// outputList is a shot's renders.
+type outputList struct {
+	Data []ShotOutput `json:"data"`
+}
+
 func (s *Service) linkOutput(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "provenance.LinkOutput"
-	var in struct {
-		Asset id.AssetID `json:"asset"`
-	}
+	var in linkInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
@@ -86,7 +94,7 @@ func (s *Service) listOutputs(w http.ResponseWriter, r *http.Request, a *guard.A
 	if items == nil {
 		items = []ShotOutput{}
 	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"data": items})
+	httpx.JSON(w, http.StatusOK, outputList{Data: items})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package provenance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -46,14 +47,21 @@ func NewService(pool *pgxpool.Pool, keys keyring.Provider) *Service {
 // and the public keys, verify and manifest routes.
 func (s *Service) Routes() []guard.Route {
 	return []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases/{release}/publish", Policy: guard.Member(guard.Editor), Handler: s.publish, Function: ReleaseFunction},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases/{release}/publish", Policy: guard.Member(guard.Editor), Handler: s.publish, Function: ReleaseFunction,
+			Summary: "Publish a release: sign its manifest (DSSE: HMAC-SHA256 and Ed25519)", Reply: Published{}},
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs", Policy: guard.Member(guard.Editor), Handler: s.linkOutput, Function: ReleaseFunction,
-			Example: `{"asset":"ast_0190f3c2a1b27c3d8e9f0a1b2c3d4e5f"}`},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs", Policy: guard.Member(guard.Viewer), Handler: s.listOutputs, Function: ReleaseFunction},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs/{asset}", Policy: guard.Member(guard.Editor), Handler: s.unlinkOutput, Function: ReleaseFunction},
-		{Method: "GET", Pattern: "/v1/provenance/keys", Policy: guard.Public(), Handler: s.publicKeys, Function: Function},
-		{Method: "POST", Pattern: "/v1/provenance/verify", Policy: guard.Public(), Handler: s.verify, Function: Function},
-		{Method: "GET", Pattern: "/v1/provenance/{release}", Policy: guard.Public(), Handler: s.get, Function: Function},
+			Example: `{"asset":"ast_0190f3c2a1b27c3d8e9f0a1b2c3d4e5f"}`,
+			Summary: "Name a job output as the shot's render", Request: linkInput{}, Reply: ShotOutput{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs", Policy: guard.Member(guard.Viewer), Handler: s.listOutputs, Function: ReleaseFunction,
+			Summary: "A shot's renders", Reply: outputList{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}/outputs/{asset}", Policy: guard.Member(guard.Editor), Handler: s.unlinkOutput, Function: ReleaseFunction,
+			Summary: "Unlink a render from a shot", Status: http.StatusNoContent},
+		{Method: "GET", Pattern: "/v1/provenance/keys", Policy: guard.Public(), Handler: s.publicKeys, Function: Function,
+			Summary: "The Ed25519 public keys that sign manifests and ledger checkpoints", Reply: keyring.Set{}},
+		{Method: "POST", Pattern: "/v1/provenance/verify", Policy: guard.Public(), Handler: s.verify, Function: Function,
+			Summary: "Verify a signed manifest envelope (any body: a malformed one fails the named checks)", Request: json.RawMessage{}, Reply: Result{}},
+		{Method: "GET", Pattern: "/v1/provenance/{release}", Policy: guard.Public(), Handler: s.get, Function: Function,
+			Summary: "A published release's signed manifest envelope", Reply: Envelope{}},
 	}
 }
 

@@ -25,12 +25,15 @@ type Member struct {
 
 func (s *Service) memberRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/members", Policy: guard.Member(guard.Viewer), Handler: s.listMembers},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/members", Policy: guard.Member(guard.Viewer), Handler: s.listMembers,
+			Summary: "The workspace's members", Reply: httpx.List[Member]{}, Query: []string{"limit", "cursor"}},
 		// Members join only by accepting an invitation (invitations.go);
 		// role changes and removals are Membership routes, serialised per
 		// workspace by the guard.
-		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.updateMember, Example: `{"role":"viewer"}`, Membership: true},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.removeMember, Membership: true},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.updateMember, Example: `{"role":"viewer"}`, Membership: true,
+			Summary: "Change a member's role", Request: roleInput{}, Reply: Member{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/members/{user}", Policy: guard.Member(guard.Admin), Handler: s.removeMember, Membership: true,
+			Summary: "Remove a member", Status: http.StatusNoContent},
 	}
 }
 
@@ -71,6 +74,11 @@ func mayGrant(op string, by, r guard.Role) error {
 	return nil
 }
 
+// roleInput changes a member's role.
+type roleInput struct {
+	Role guard.Role `json:"role"`
+}
+
 // lockMember loads the path's member and counts the owners. The guard
 // already holds the workspace's membership lock (a Membership route), so
 // no other membership change runs meanwhile; the row locks keep the owner
@@ -109,9 +117,7 @@ func lockMember(r *http.Request, a *guard.Access) (current guard.Role, owners in
 
 func (s *Service) updateMember(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.UpdateMember"
-	var in struct {
-		Role guard.Role `json:"role"`
-	}
+	var in roleInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}

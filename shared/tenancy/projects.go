@@ -68,11 +68,16 @@ func (in namedInput) validate(op string, create bool) (n *string, d *string, err
 
 func (s *Service) projectRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Editor), Handler: s.createProject, Example: `{"name":"Feature film","description":"Reel 1"}`},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Viewer), Handler: s.listProjects},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Viewer), Handler: s.getProject},
-		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Editor), Handler: s.updateProject, Example: `{"name":"Feature film (final)"}`},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Admin), Handler: s.deleteProject},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Editor), Handler: s.createProject, Example: `{"name":"Feature film","description":"Reel 1"}`,
+			Summary: "Create a project", Request: namedInput{}, Reply: Project{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Viewer), Handler: s.listProjects,
+			Summary: "The workspace's projects", Reply: httpx.List[Project]{}, Query: []string{"limit", "cursor"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Viewer), Handler: s.getProject,
+			Summary: "A project", Reply: Project{}},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Editor), Handler: s.updateProject, Example: `{"name":"Feature film (final)"}`,
+			Summary: "Change a project's name or description", Request: namedInput{}, Reply: Project{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Admin), Handler: s.deleteProject,
+			Summary: "Delete a project", Status: http.StatusNoContent},
 	}
 }
 

@@ -33,11 +33,16 @@ const MaxReleaseShots = 1000
 
 func (s *Service) releaseRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Editor), Handler: s.createRelease, Example: `{"name":"Trailer v1","shots":[]}`},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Viewer), Handler: s.listReleases},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Viewer), Handler: s.getRelease},
-		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Editor), Handler: s.updateRelease, Example: `{"name":"Trailer v2"}`},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Admin), Handler: s.deleteRelease},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Editor), Handler: s.createRelease, Example: `{"name":"Trailer v1","shots":[]}`,
+			Summary: "Create a release of shots", Request: releaseInput{}, Reply: Release{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Viewer), Handler: s.listReleases,
+			Summary: "The workspace's releases", Reply: httpx.List[Release]{}, Query: []string{"limit", "cursor"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Viewer), Handler: s.getRelease,
+			Summary: "A release", Reply: Release{}},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Editor), Handler: s.updateRelease, Example: `{"name":"Trailer v2"}`,
+			Summary: "Rename a release or replace its shots (until published)", Request: releaseInput{}, Reply: Release{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Admin), Handler: s.deleteRelease,
+			Summary: "Delete an unpublished release", Status: http.StatusNoContent},
 	}
 }
 

@@ -16,11 +16,16 @@ import (
 
 func (s *Service) shotRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Editor), Handler: s.createShot, Example: `{"name":"SH010","description":"Opening crane"}`},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Viewer), Handler: s.listShots},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Viewer), Handler: s.getShot},
-		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.updateShot, Example: `{"description":"Opening crane, v2"}`},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.deleteShot},
+		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Editor), Handler: s.createShot, Example: `{"name":"SH010","description":"Opening crane"}`,
+			Summary: "Create a shot in a project", Request: namedInput{}, Reply: Shot{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Viewer), Handler: s.listShots,
+			Summary: "A project's shots", Reply: httpx.List[Shot]{}, Query: []string{"limit", "cursor"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Viewer), Handler: s.getShot,
+			Summary: "A shot", Reply: Shot{}},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.updateShot, Example: `{"description":"Opening crane, v2"}`,
+			Summary: "Change a shot's name or description", Request: namedInput{}, Reply: Shot{}},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.deleteShot,
+			Summary: "Delete a shot", Status: http.StatusNoContent},
 	}
 }
 

@@ -25,18 +25,25 @@ type Workspace struct {
 
 func (s *Service) workspaceRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "POST", Pattern: "/v1/workspaces", Policy: guard.Authenticated(), Handler: s.createWorkspace, Example: `{"name":"Studio A"}`},
-		{Method: "GET", Pattern: "/v1/workspaces", Policy: guard.Authenticated(), Handler: s.listWorkspaces},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Viewer), Handler: s.getWorkspace},
-		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Admin), Handler: s.updateWorkspace, Example: `{"name":"Studio B"}`},
+		{Method: "POST", Pattern: "/v1/workspaces", Policy: guard.Authenticated(), Handler: s.createWorkspace, Example: `{"name":"Studio A"}`,
+			Summary: "Create a workspace (the caller becomes its owner)", Request: workspaceInput{}, Reply: Workspace{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: "/v1/workspaces", Policy: guard.Authenticated(), Handler: s.listWorkspaces,
+			Summary: "The caller's workspaces", Reply: httpx.List[Workspace]{}, Query: []string{"limit", "cursor"}},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Viewer), Handler: s.getWorkspace,
+			Summary: "A workspace", Reply: Workspace{}},
+		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}", Policy: guard.Member(guard.Admin), Handler: s.updateWorkspace, Example: `{"name":"Studio B"}`,
+			Summary: "Rename a workspace", Request: workspaceInput{}, Reply: Workspace{}},
 	}
+}
+
+// workspaceInput names a workspace.
+type workspaceInput struct {
+	Name string `json:"name"`
 }
 
 func (s *Service) createWorkspace(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.CreateWorkspace"
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in workspaceInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
@@ -104,9 +111,7 @@ func (s *Service) getWorkspace(w http.ResponseWriter, r *http.Request, a *guard.
 
 func (s *Service) updateWorkspace(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.UpdateWorkspace"
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in workspaceInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}

@@ -65,11 +65,20 @@ func (s *Service) deliveries(w http.ResponseWriter, r *http.Request, a *guard.Ac
 
 // resend schedules a delivery again at once, whatever its state: a new
 // series of attempts with the same webhook-id (receivers deduplicate on it).
+// resendInput names the delivery to send again.
+type resendInput struct {
+	Delivery id.DeliveryID `json:"delivery"`
+}
+
+// resendReply is the delivery, pending again.
+type resendReply struct {
+	ID     id.DeliveryID `json:"id"`
+	Status string        `json:"status"`
+}
+
 func (s *Service) resend(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "webhook.Resend"
-	var in struct {
-		Delivery id.DeliveryID `json:"delivery"`
-	}
+	var in resendInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
@@ -84,6 +93,6 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request, a *guard.Access
 	if _, err := a.Tx.Exec(r.Context(), `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	httpx.JSON(w, http.StatusAccepted, map[string]any{"id": in.Delivery, "status": st})
+	httpx.JSON(w, http.StatusAccepted, resendReply{ID: in.Delivery, Status: st})
 	return nil
 }

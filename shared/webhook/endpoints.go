@@ -97,13 +97,29 @@ func redactedURL(raw string) string {
 
 func actor(a *guard.Access) string { return a.Principal.User.String() }
 
+// createInput adds an endpoint.
+type createInput struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Description *string  `json:"description"`
+}
+
+// updateInput changes an endpoint; absent fields stay.
+type updateInput struct {
+	URL         *string   `json:"url"`
+	Events      *[]string `json:"events"`
+	Description *string   `json:"description"`
+	Enabled     *bool     `json:"enabled"`
+}
+
+// rotateInput rotates a secret; the old one also signs for the overlap.
+type rotateInput struct {
+	OverlapSeconds *int64 `json:"overlap_seconds"`
+}
+
 func (s *Service) create(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "webhook.CreateEndpoint"
-	var in struct {
-		URL         string   `json:"url"`
-		Events      []string `json:"events"`
-		Description *string  `json:"description"`
-	}
+	var in createInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
@@ -175,12 +191,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) e
 
 func (s *Service) update(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "webhook.UpdateEndpoint"
-	var in struct {
-		URL         *string   `json:"url"`
-		Events      *[]string `json:"events"`
-		Description *string   `json:"description"`
-		Enabled     *bool     `json:"enabled"`
-	}
+	var in updateInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
@@ -262,9 +273,7 @@ const (
 
 func (s *Service) rotate(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "webhook.RotateSecret"
-	var in struct {
-		OverlapSeconds *int64 `json:"overlap_seconds"`
-	}
+	var in rotateInput
 	if r.ContentLength != 0 {
 		if err := httpx.Decode(w, r, &in); err != nil {
 			return err

@@ -13,12 +13,14 @@ package webhook
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail"
 )
@@ -83,17 +85,25 @@ func (s *Service) Routes() []guard.Route {
 	const base = "/v1/workspaces/{ws}/webhooks"
 	rs := []guard.Route{
 		{Method: "POST", Pattern: base, Policy: guard.Member(guard.Admin), Handler: s.create,
-			Example: `{"url":"https://hooks.example.com/framebroker","events":["job.completed"],"description":"CI"}`},
-		{Method: "GET", Pattern: base, Policy: guard.Member(guard.Viewer), Handler: s.list},
-		{Method: "GET", Pattern: base + "/{hook}", Policy: guard.Member(guard.Viewer), Handler: s.get},
+			Example: `{"url":"https://hooks.example.com/framebroker","events":["job.completed"],"description":"CI"}`,
+			Summary: "Add an endpoint; its whsec_ secret is shown once", Request: createInput{}, Reply: Endpoint{}, Status: http.StatusCreated},
+		{Method: "GET", Pattern: base, Policy: guard.Member(guard.Viewer), Handler: s.list,
+			Summary: "The workspace's endpoints", Reply: httpx.List[Endpoint]{}, Query: []string{"limit", "cursor"}},
+		{Method: "GET", Pattern: base + "/{hook}", Policy: guard.Member(guard.Viewer), Handler: s.get,
+			Summary: "An endpoint", Reply: Endpoint{}},
 		{Method: "PATCH", Pattern: base + "/{hook}", Policy: guard.Member(guard.Admin), Handler: s.update,
-			Example: `{"enabled":false}`},
-		{Method: "DELETE", Pattern: base + "/{hook}", Policy: guard.Member(guard.Admin), Handler: s.delete},
+			Example: `{"enabled":false}`,
+			Summary: "Change an endpoint", Request: updateInput{}, Reply: Endpoint{}},
+		{Method: "DELETE", Pattern: base + "/{hook}", Policy: guard.Member(guard.Admin), Handler: s.delete,
+			Summary: "Delete an endpoint", Status: http.StatusNoContent},
 		{Method: "POST", Pattern: base + "/{hook}/rotate-secret", Policy: guard.Member(guard.Admin), Handler: s.rotate,
-			Example: `{"overlap_seconds":86400}`},
-		{Method: "GET", Pattern: base + "/{hook}/deliveries", Policy: guard.Member(guard.Viewer), Handler: s.deliveries},
+			Example: `{"overlap_seconds":86400}`,
+			Summary: "Rotate the secret (the old one keeps signing during the overlap)", Request: rotateInput{}, Reply: Endpoint{}},
+		{Method: "GET", Pattern: base + "/{hook}/deliveries", Policy: guard.Member(guard.Viewer), Handler: s.deliveries,
+			Summary: "An endpoint's deliveries", Reply: httpx.List[Delivery]{}, Query: []string{"limit", "cursor", "status"}},
 		{Method: "POST", Pattern: base + "/{hook}/resend", Policy: guard.Member(guard.Admin), Handler: s.resend,
-			Example: `{"delivery":"dlv_0190f3c2a1b24c3d8e9f0a1b2c3d4e5f"}`},
+			Example: `{"delivery":"dlv_0190f3c2a1b24c3d8e9f0a1b2c3d4e5f"}`,
+			Summary: "Deliver again", Request: resendInput{}, Reply: resendReply{}, Status: http.StatusAccepted},
 	}
 	for i := range rs {
 		rs[i].Function = Function

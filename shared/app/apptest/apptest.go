@@ -115,9 +115,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Served with the local server's timeouts, like `framebroker dev`.
-	srv := httptest.NewUnstartedServer(a.Handler())
-	srv.Config = httpx.NewServer(a.Handler())
+	// Served with the local server's timeouts, like `framebroker dev`; every
+	// exchange is checked against the API document.
+	h := validating(t, a.OpenAPI(), a.Handler())
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = httpx.NewServer(h)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Env{T: t, DB: d, App: a, Server: srv, Config: cfg, Mail: catcher}
