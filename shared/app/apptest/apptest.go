@@ -74,6 +74,12 @@ func New(t testing.TB, opts ...Option) *Env {
 	cfg.DatabaseURL = d.AppDSN
 	catcher := mailtest.Start(t)
 	cfg.SMTPAddr = catcher.Addr
+	// The server's address is known before the app is built, so mailed
+	// links point at it (the pages' browser tests open them).
+	var serve http.Handler
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serve.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	cfg.PublicURL = "http://" + srv.Listener.Addr().String()
 	// Webhooks: a fresh sealing key unless the stack gives one, and
 	// deliveries to loopback receivers allowed.
 	if cfg.WebhookKey == "" {
@@ -117,11 +123,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	// Served with the local server's timeouts, like `framebroker dev`; every
 	// exchange is checked against the API document.
-	h := validating(t, a.OpenAPI(), a.Handler())
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = httpx.NewServer(h)
+	serve = validating(t, a.OpenAPI(), a.Handler())
+	srv.Config = httpx.NewServer(srv.Config.Handler)
 	srv.Start()
-	t.Cleanup(srv.Close)
 	return &Env{T: t, DB: d, App: a, Server: srv, Config: cfg, Mail: catcher}
 }
 
