@@ -446,3 +446,36 @@ func upload(t *testing.T, e *apptest.Env, tok, ws, name string, body []byte) str
 	e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+r.Str("id")+"/complete", tok, nil)
 	return r.Str("id")
 }
+
+// TestAcceptInvitationInBrowser: the invitee opens the mailed link while
+// signed out, signs in from the page, comes back to it, and accepts; the
+// API then lists the workspace for them.
+func TestAcceptInvitationInBrowser(t *testing.T) {
+	e := apptest.New(t)
+	owner, _ := e.User("owner@example.com")
+	ws := e.Workspace(owner, "Invite studio")
+	e.User("guest@example.com")
+	n := len(e.Mail.Messages())
+	e.Must(201, "POST", "/v1/workspaces/"+ws+"/invitations", owner, map[string]string{"email": "guest@example.com", "role": "editor"})
+	link := mailLink(t, e, n+1)
+	if !strings.Contains(link, "/accept-invitation#token=") {
+		t.Fatalf("invitation mail links to %s", link)
+	}
+	ctx := browser(t)
+	run(t, ctx,
+		open(link),
+		chromedp.WaitVisible(`#invite-signin`, chromedp.ByQuery),
+		chromedp.Click(`#signin-link`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#login-form`, chromedp.ByQuery),
+		chromedp.SendKeys(`#email`, "guest@example.com", chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, pw, chromedp.ByQuery),
+		chromedp.Click(`#login-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#invite-accept`, chromedp.ByQuery),
+		chromedp.Click(`#go`, chromedp.ByQuery),
+	)
+	if text, class := statusText(t, ctx); class != "good" || !strings.Contains(text, "Invite studio") {
+		t.Fatalf("invitation page says %q (%s)", text, class)
+	}
+	guest := e.Must(200, "POST", "/v1/auth/login", "", map[string]string{"email": "guest@example.com", "password": pw}).Str("token")
+	e.Must(200, "GET", "/v1/workspaces/"+ws, guest, nil)
+}

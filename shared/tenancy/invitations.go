@@ -87,14 +87,29 @@ type Accepted struct {
 	Workspace Workspace `json:"workspace"`
 }
 
+// inviteInput invites an address with a role.
+type inviteInput struct {
+	Email string     `json:"email"`
+	Role  guard.Role `json:"role"`
+}
+
+// acceptInput carries the mailed invitation token.
+type acceptInput struct {
+	Token string `json:"token"`
+}
+
 func (s *Service) invitationRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/invitations", Policy: guard.Member(guard.Admin), Handler: s.listInvitations},
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/invitations", Policy: guard.Member(guard.Admin), Handler: s.listInvitations,
+			Summary: "The workspace's pending invitations", Reply: httpx.List[Invitation]{}, Query: []string{"limit", "cursor"}},
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/invitations", Policy: guard.Member(guard.Admin), Handler: s.invite,
-			Example: `{"email":"grace@example.com","role":"editor"}`},
-		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/invitations/{invitation}", Policy: guard.Member(guard.Admin), Handler: s.revokeInvitation},
+			Example: `{"email":"grace@example.com","role":"editor"}`,
+			Summary: "Invite someone by email (they accept at /accept-invitation)", Request: inviteInput{}, Reply: Invitation{}, Status: http.StatusCreated},
+		{Method: "DELETE", Pattern: "/v1/workspaces/{ws}/invitations/{invitation}", Policy: guard.Member(guard.Admin), Handler: s.revokeInvitation,
+			Summary: "Revoke a pending invitation", Status: http.StatusNoContent},
 		{Method: "POST", Pattern: "/v1/invitations/accept", Policy: guard.Authenticated(), Handler: s.acceptInvitation,
-			Example: `{"token":"fbi_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`},
+			Example: `{"token":"fbi_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`,
+			Summary: "Accept an invitation as the signed-in, verified invitee", Request: acceptInput{}, Reply: Accepted{}},
 	}
 }
 
@@ -134,10 +149,7 @@ func (s *Service) listInvitations(w http.ResponseWriter, r *http.Request, a *gua
 // refused.
 func (s *Service) invite(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.Invite"
-	var in struct {
-		Email string     `json:"email"`
-		Role  guard.Role `json:"role"`
-	}
+	var in inviteInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
@@ -241,9 +253,7 @@ var errInvitationInvalid = problem.InvitationInvalid.E("tenancy.AcceptInvitation
 // workspace's membership lock, like every membership change.
 func (s *Service) acceptInvitation(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.AcceptInvitation"
-	var in struct {
-		Token string `json:"token"`
-	}
+	var in acceptInput
 	if err := httpx.Decode(w, r, &in); err != nil {
 		return err
 	}
