@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/app/identitywire"
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/blob"
@@ -85,7 +86,7 @@ func New(ctx context.Context, cfg config.Config) (*App, error) {
 // NewWith wires the services on already-open dependencies (tests use it to
 // point at a per-test database).
 func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober asset.Prober) (*App, error) {
-	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool, identity.FromConfig(cfg)...)}
+	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool, identitywire.FromConfig(cfg)...)}
 	var bs blob.Store = store
 	if a.Keys == nil && cfg.Keyring != "" {
 		k, err := keyring.ParseKeyring([]byte(cfg.Keyring))
@@ -97,7 +98,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	if a.Keys == nil {
 		a.Keys = keyring.Default()
 	}
-	a.Mail = &mail.Outbox{Pool: pool, Sender: mailer(cfg), Immediate: true}
+	a.Mail = &mail.Outbox{Pool: pool, Sender: identitywire.MailerFromConfig(cfg), Immediate: true}
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	a.routes = a.Billing.ApplyLimits(concat(
 		health.Routes(),
 		a.Identity.Routes(),
-		tenancy.NewService(pool, a.Identity).WithMail(identity.MailerFromConfig(cfg), cfg.PublicURL).Routes(),
+		tenancy.NewService(pool, a.Identity).WithMail(identitywire.MailerFromConfig(cfg), cfg.PublicURL).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),

@@ -11,7 +11,6 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/ledger"
-	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
 
@@ -20,14 +19,6 @@ import (
 var record webhook.Recorder = func(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, actor, typ, subject string, payload any) error {
 	_, err := ledger.Append(ctx, tx, ws, actor, typ, subject, payload)
 	return err
-}
-
-// mailer is the transactional mail sender cfg configures.
-func mailer(cfg config.Config) mail.Sender {
-	if cfg.SMTPAddr == "" {
-		return mail.Discard{}
-	}
-	return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.MailFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword}
 }
 
 // newWebhooks wires the webhook service from cfg. Without a webhook key the

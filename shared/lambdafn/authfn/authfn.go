@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/framebroker/framebroker/shared/app/identitywire"
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/lambdafn"
 	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
@@ -24,5 +25,5 @@ func Main() {
 	if err != nil {
 		lambdafn.Fatal("cold start", err, "function", Function)
 	}
-	lambda.Start(lambdafn.Authorizer(identity.NewService(st.Pool, identity.FromConfig(st.Config)...)))
+	lambda.Start(lambdafn.Authorizer(identity.NewService(st.Pool, identitywire.FromConfig(st.Config)...)))
 }

@@ -1,9 +1,13 @@
-package identity
+// Package identitywire builds identity's options from a process's
+// configuration. It is wiring: identity (a domain package) does not import
+// config; the API and the authorizer Lambda both use this.
+package identitywire
 
 import (
 	"strings"
 
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/mail"
 )
 
@@ -11,22 +15,22 @@ import (
 // sender (when SMTPAddr is set), the public URL mailed links point to, the
 // TOTP sealing key, and
 // the OAuth providers whose client ids are set.
-func FromConfig(cfg config.Config) []Option {
-	opts := []Option{WithPublicURL(cfg.PublicURL), WithTOTPKey(cfg.TOTPKey)}
+func FromConfig(cfg config.Config) []identity.Option {
+	opts := []identity.Option{identity.WithPublicURL(cfg.PublicURL), identity.WithTOTPKey(cfg.TOTPKey)}
 	if cfg.SMTPAddr != "" {
-		opts = append(opts, WithMailer(MailerFromConfig(cfg)))
+		opts = append(opts, identity.WithMailer(MailerFromConfig(cfg)))
 	}
 	callback := func(name string) string {
 		return strings.TrimRight(cfg.APIURL, "/") + "/v1/auth/oauth/" + name + "/callback"
 	}
-	var ps []*Provider
+	var ps []*identity.Provider
 	if cfg.GoogleClientID != "" {
-		ps = append(ps, Google(cfg.GoogleClientID, cfg.GoogleClientSecret, callback("google")))
+		ps = append(ps, identity.Google(cfg.GoogleClientID, cfg.GoogleClientSecret, callback("google")))
 	}
 	if cfg.GitHubClientID != "" {
-		ps = append(ps, GitHub(cfg.GitHubClientID, cfg.GitHubClientSecret, callback("github")))
+		ps = append(ps, identity.GitHub(cfg.GitHubClientID, cfg.GitHubClientSecret, callback("github")))
 	}
-	return append(opts, WithProviders(ps...))
+	return append(opts, identity.WithProviders(ps...))
 }
 
 // MailerFromConfig is the process's mail sender: SMTP when SMTPAddr is set,
