@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +152,7 @@ func TestEveryEnding(t *testing.T) {
 	}{
 		{name: "completed", status: job.Completed, reason: job.ReasonVerified, reserve: "settled", end: func(j id.JobID) {
 			wd.start(j)
-			out := []byte("not really an mp4, but hashed like one")
+			out := tinyMP4(wd.t)
 			sum := sha256.Sum256(out)
 			wd.put(broker.OutputKey(wd.w, j, 1, "output.mp4"), "video/mp4", out)
 			rep, _ := json.Marshal(spec.Report{Preset: "mp4-h264-720p", Outputs: []spec.OutputReport{{Name: "output.mp4", SHA256: hex.EncodeToString(sum[:]), Size: int64(len(out))}}})
@@ -354,4 +357,21 @@ func TestRefusedSubmissionLeavesNothing(t *testing.T) {
 	if n := alerts(); n != 1 {
 		t.Fatalf("%d alert mails after an accepted submission, want 1", n)
 	}
+}
+
+// tinyMP4 is a real one-second MP4 (Verify embeds Content Credentials in
+// it, which needs a well-formed file).
+func tinyMP4(t *testing.T) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.mp4")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=1",
+		"-c:v", "libx264", "-preset", "ultrafast", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
