@@ -50,6 +50,11 @@ func DecodeBytes(op string, body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// A field the strict checks refuse (a NUL inside an id, say) is
+		// named as such rather than as the type error it also causes.
+		if serr := strict(op, body, reflect.TypeOf(v)); serr != nil && problem.Is(serr, problem.Invalid) && len(problemFields(serr)) > 0 {
+			return serr
+		}
 		return decodeError(op, err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
@@ -95,4 +100,13 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// problemFields is the per-field detail of a problem, if any.
+func problemFields(err error) []problem.FieldError {
+	var e *problem.Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -109,4 +110,27 @@ func FuzzStrictDecode(f *testing.F) {
 			t.Fatalf("client error classified %v: %v", k, err)
 		}
 	})
+}
+
+// TestStrictNamesFieldBeforeTypeError: a NUL inside a value that also
+// fails its own parsing (an id) is reported as the NUL, naming the field.
+func TestStrictNamesFieldBeforeTypeError(t *testing.T) {
+	var v struct {
+		N  int      `json:"n"`
+		ID []idLike `json:"ids"`
+	}
+	assertField(t, DecodeBytes("test", []byte(`{"n":1,"ids":["x\u0000"]}`), &v), "ids[0]")
+	if err := DecodeBytes("test", []byte(`{"n":"x"}`), &v); err == nil || len(problemFields(err)) != 1 || problemFields(err)[0].Field != "n" {
+		t.Fatalf("type error: %v", err)
+	}
+}
+
+type idLike string
+
+func (i *idLike) UnmarshalText(b []byte) error {
+	if strings.ContainsRune(string(b), 0) {
+		return errors.New("not an id")
+	}
+	*i = idLike(b)
+	return nil
 }
