@@ -30,17 +30,21 @@ bench: install cli
 	$(FRAMEBROKER) stack -- $(GO) test $(BENCH_FLAGS) $(PKG)
 
 # Lambda bootstraps (linux/arm64, lambda.norpc, stripped) into
-# build/lambda/<fn>/bootstrap, one per functions/<fn>. The ffprobe layer
-# needs Docker (make build LAYER=docker); without it build/ffmpeg-layer is a
-# placeholder that synth accepts and deploy refuses.
+# build/lambda/<fn>/bootstrap, one per functions/<fn>; then, without Docker,
+# from Debian 12 arm64 packages (ffmpeg-layer/fetch-debs.sh, a private apt
+# state under .local/debian-arm64): the ffprobe layer (build/ffmpeg-layer)
+# and the worker image (OCI layout in build/worker-image, its digest in
+# build/worker-image/DIGEST), each with packages.json.
+DEBS ?= .local/debian-arm64
 build:
 	@rm -rf build/bin build/lambda && mkdir -p build/bin build/lambda
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o build/bin/ ./functions/...
 	@for f in build/bin/*; do mkdir -p build/lambda/$${f##*/} && mv $$f build/lambda/$${f##*/}/bootstrap; done; rmdir build/bin
-	@if [ "$(LAYER)" = docker ]; then rm -rf build/ffmpeg-layer && ffmpeg-layer/build-layer.sh build/ffmpeg-layer; \
-	elif [ ! -x build/ffmpeg-layer/bin/ffprobe ]; then mkdir -p build/ffmpeg-layer && \
-		echo "placeholder: make build LAYER=docker builds the ffprobe layer" > build/ffmpeg-layer/PLACEHOLDER && \
-		echo "build: ffprobe layer is a placeholder (make build LAYER=docker)"; fi
+	@du -b build/lambda/*/bootstrap | awk '{printf "build: %-40s %5.1f MiB\n", $$2, $$1/1048576}'
+	ffmpeg-layer/fetch-debs.sh $(DEBS)
+	$(GO) run ./ffmpeg-layer/artifacts layer -debs $(DEBS)/debs -out build/ffmpeg-layer
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o build/worker/worker ./ffmpeg-layer/worker
+	$(GO) run ./ffmpeg-layer/artifacts image -debs $(DEBS)/debs -worker build/worker/worker -out build/worker-image
 
 # cdk.out from the CDK app (infra/), offline: no AWS credentials needed;
 # then the idle month of each synthesized stack (infra/cost).
@@ -49,10 +53,16 @@ synth: build
 	@for t in cdk.out/*.template.json; do $(GO) run ./infra/cost/costmodel $$t; done
 
 # cdk deploy into the account and region of the AWS credentials in use
-# (README "Deploying to AWS"); DEPLOY_FLAGS passes options through.
+# (README "Deploying to AWS"); DEPLOY_FLAGS passes options through. The
+# worker image is pushed by digest (no Docker: ECR login from the AWS
+# credentials) to WORKER_REPO, by default the CDK bootstrap's
+# container-assets repository, and the stack is given exactly that
+# reference (context workerImage=HOST/REPO@sha256:…, also recorded in
+# build/worker-image.json).
+WORKER_REPO ?= cdk-bootstrap
 deploy: build
-	@[ -x build/ffmpeg-layer/bin/ffprobe ] || { echo "deploy: the ffprobe layer is a placeholder: make build LAYER=docker" >&2; exit 1; }
-	scripts/cdk.sh deploy $(DEPLOY_FLAGS)
+	$(GO) run ./ffmpeg-layer/artifacts push -ecr -layout build/worker-image -repo $(WORKER_REPO) -record build/worker-image.json
+	scripts/cdk.sh deploy -c workerImage=$$(sed -n 's/.*"image": "\(.*\)".*/\1/p' build/worker-image.json) $(DEPLOY_FLAGS)
 
 clean:
 	rm -rf .local/dev .local/test cdk.out

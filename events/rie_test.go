@@ -201,7 +201,7 @@ func TestSampleEventsUnderRIE(t *testing.T) {
 	env := functionEnv(f, sm.URL)
 	var fns []string
 	for _, fn := range functionsWithEvents(t) {
-		if fn != "migrate" { // a CloudFormation custom resource: TestMigrateUnderRIE
+		if fn != "migrate" && fn != "keyring-init" { // CloudFormation custom resources (they answer to a ResponseURL)
 			fns = append(fns, fn)
 		}
 	}

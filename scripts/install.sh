@@ -20,7 +20,7 @@ fi
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing=()
-for pkg in postgresql ffmpeg chromium; do
+for pkg in postgresql ffmpeg chromium qemu-user-static; do
 	installed "$pkg" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -57,6 +57,11 @@ go_tool stripe-mock github.com/stripe/stripe-mock github.com/stripe/stripe-mock 
 # 0.0.0.0:8080: the tests pass loopback addresses).
 go_tool aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator \
 	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie v0.0.0-20261030222936-bef5c4ba774d
+
+# Debian 12 arm64 packages for the worker image and the ffprobe layer
+# (ffmpeg-layer/artifacts assembles them without Docker; its tests run the
+# packaged ffprobe under qemu-user-static). Re-runs download only what changed.
+"$REPO/ffmpeg-layer/fetch-debs.sh" "$REPO/.local/debian-arm64"
 
 # npm packages into .local --------------------------------------------------
 # npm_into DIR WHY PACKAGES...: install the pinned PACKAGES into .local/DIR
