@@ -143,6 +143,8 @@ func run() error {
 		Environment:             environment,
 		AlarmEmail:              ctx("alarmEmail"),
 		S3GatewayEndpoint:       ctx("s3GatewayEndpoint"),
+		WorkerImageDigest:       ctx("workerImageDigest"),
+		WorkerImageRepository:   ctx("workerImageRepository"),
 		CorsOrigins:             origins,
 	}
 	if err := props.Validate(); err != nil {

@@ -167,6 +167,9 @@ func TestOptionsRefusedAtSynth(t *testing.T) {
 		{"http CORS origin", func(p *Props) { p.CorsOrigins = []string{"http://studio.example"} }, "corsOrigins"},
 		{"CORS origin with path", func(p *Props) { p.CorsOrigins = []string{"https://studio.example/app"} }, "corsOrigins"},
 		{"CORS origins", func(p *Props) { p.CorsOrigins = []string{"https://studio.example", "http://localhost:5173"} }, ""},
+		{"image digest", func(p *Props) { p.WorkerImageDigest = testDigest }, ""},
+		{"image tag instead of digest", func(p *Props) { p.WorkerImageDigest = "latest" }, "workerImageDigest must be sha256"},
+		{"image repository without digest", func(p *Props) { p.WorkerImageRepository = "framebroker-worker" }, "workerImageRepository needs workerImageDigest"},
 		{"function without access entry", func(p *Props) { p.Functions = append(append([]string{}, fns...), "thumbnails") }, "thumbnails"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,5 +278,30 @@ func TestKeyringExistsBeforeTheFirstRequest(t *testing.T) {
 		if named != FunctionAccess[fn].has(SecretKeyring) {
 			t.Errorf("%s: keyring secret in its environment = %v, FunctionAccess says %v", fn, named, !named)
 		}
+	}
+}
+
+// TestWorkerImageByDigest: with workerImageDigest the task runs exactly
+// that image from the bootstrap repository (no Docker build at deploy),
+// and the execution role may pull from that repository only.
+func TestWorkerImageByDigest(t *testing.T) {
+	fx := byoStack(t)
+	_, td := only(t, fx, "AWS::ECS::TaskDefinition")
+	image := str(list(props(td)["ContainerDefinitions"])[0].(map[string]any)["Image"])
+	if !strings.Contains(image, BootstrapImageRepository) || !strings.Contains(image, "@"+testDigest) {
+		t.Errorf("worker image %s, want the bootstrap repository at %s", image, testDigest)
+	}
+	pulls := false
+	for _, pol := range find(fx.tpl, "AWS::IAM::Policy") {
+		doc := str(props(pol)["PolicyDocument"])
+		if strings.Contains(doc, "ecr:BatchGetImage") {
+			pulls = true
+			if !strings.Contains(doc, `:repository/",{"Fn::Sub":"`+BootstrapImageRepository+`"}]]}},{"Action":"ecr:GetAuthorizationToken"`) {
+				t.Errorf("image pull not limited to the repository: %s", doc)
+			}
+		}
+	}
+	if !pulls {
+		t.Error("the execution role cannot pull the image")
 	}
 }

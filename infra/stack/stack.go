@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -58,6 +59,12 @@ type Props struct {
 	// repository root) and WorkerDockerfile its Dockerfile relative to it.
 	WorkerContext    string
 	WorkerDockerfile string
+	// WorkerImageDigest (sha256:…) runs the worker image pushed by make
+	// deploy (built without Docker) from WorkerImageRepository (default:
+	// the CDK bootstrap's container-asset repository); empty builds
+	// WorkerDockerfile with Docker at deploy.
+	WorkerImageDigest     string
+	WorkerImageRepository string
 	// MigrationsDir is hashed so that a changed migration re-runs the
 	// migrate custom resource.
 	MigrationsDir string
@@ -103,6 +110,8 @@ type Props struct {
 	CorsOrigins []string
 }
 
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
 // S3GatewayEndpoint values.
 const (
 	S3EndpointCreate   = "create"
@@ -143,6 +152,12 @@ func (p Props) Validate() error {
 	}
 	if p.KeyArn != "" && !(strings.HasPrefix(p.KeyArn, "arn:") && strings.Contains(p.KeyArn, ":kms:") && strings.Contains(p.KeyArn, ":key/")) {
 		bad("keyArn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias or id: %q", p.KeyArn)
+	}
+	if p.WorkerImageDigest != "" && !digestRE.MatchString(p.WorkerImageDigest) {
+		bad("workerImageDigest must be sha256:<64 hex digits>, got %q", p.WorkerImageDigest)
+	}
+	if p.WorkerImageRepository != "" && p.WorkerImageDigest == "" {
+		bad("workerImageRepository needs workerImageDigest (the image to run from it)")
 	}
 	for _, o := range p.CorsOrigins {
 		u, err := url.Parse(o)

@@ -138,6 +138,9 @@ func tableAndFunctions(t *testing.T) (Table, []string) {
 	return table, fns
 }
 
+// testDigest is the byo stack's worker image (pushed by make deploy).
+const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 // variants are the synthesized stacks most checks run on: the default one
 // and the bring-your-own key, database and VPC one.
 var variants = []struct {
@@ -156,6 +159,7 @@ func byoStack(t *testing.T) *fixture {
 		p.VpcID = "vpc-0123456789abcdef0"
 		p.S3GatewayEndpoint = S3EndpointExisting
 		p.CorsOrigins = []string{"https://studio.example"}
+		p.WorkerImageDigest = testDigest
 		p.SecretsArn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/framebroker-AbCdEf"
 		p.Environment = map[string]string{"FRAMEBROKER_MAIL_FROM": "Studio <no-reply@studio.example>"}
 		// Vpc.fromLookup needs an account; offline it yields CDK's dummy VPC

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -15,6 +16,11 @@ import (
 	"github.com/framebroker/framebroker/infra/workflow"
 	"github.com/framebroker/framebroker/shared/config"
 )
+
+// BootstrapImageRepository is the CDK bootstrap's container-asset
+// repository (exists after `cdk bootstrap`), where make deploy pushes the
+// worker image unless workerImageRepository names another.
+const BootstrapImageRepository = "cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}"
 
 // WorkerContainer is the worker's container name in the task definition.
 const WorkerContainer = "worker"
@@ -69,13 +75,27 @@ func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worke
 	for i, e := range WorkerContextExclude {
 		excl[i] = jsii.String(e)
 	}
-	w.container = w.task.AddContainer(jsii.String(WorkerContainer), &awsecs.ContainerDefinitionOptions{
-		Image: awsecs.ContainerImage_FromAsset(jsii.String(p.WorkerContext), &awsecs.AssetImageProps{
+	// The image: by digest from an ECR repository when make deploy pushed
+	// one (built without Docker, workerImageDigest), else a Docker build
+	// of the Dockerfile (synth only needs the directory).
+	var image awsecs.ContainerImage
+	if p.WorkerImageDigest != "" {
+		name := p.WorkerImageRepository
+		if name == "" {
+			name = *awscdk.Fn_Sub(jsii.String(BootstrapImageRepository), nil)
+		}
+		repo := awsecr.Repository_FromRepositoryName(st, jsii.String("WorkerRepository"), jsii.String(name))
+		image = awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(p.WorkerImageDigest))
+	} else {
+		image = awsecs.ContainerImage_FromAsset(jsii.String(p.WorkerContext), &awsecs.AssetImageProps{
 			File:       jsii.String(p.WorkerDockerfile),
 			Platform:   awsecrassets.Platform_LINUX_ARM64(),
 			Exclude:    &excl,
 			IgnoreMode: awscdk.IgnoreMode_DOCKER,
-		}),
+		})
+	}
+	w.container = w.task.AddContainer(jsii.String(WorkerContainer), &awsecs.ContainerDefinitionOptions{
+		Image:                  image,
 		Essential:              jsii.Bool(true),
 		ReadonlyRootFilesystem: jsii.Bool(false),
 		User:                   jsii.String("65534:65534"),
