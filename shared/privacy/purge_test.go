@@ -3,14 +3,17 @@ package privacy_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
@@ -251,4 +254,90 @@ func TestPurgeWaitsForOpenJobs(t *testing.T) {
 	if s, err := e.App.Privacy.Purge(ctx); err != nil || len(s.Purged) != 1 || s.Purged[0].Workspace != ws {
 		t.Fatalf("after the job ended: %+v %v", s, err)
 	}
+}
+
+// flakyStore fails DeletePrefix while broken, and (when plant is set) puts
+// an object back under the prefix once, as a late presigned upload would.
+type flakyStore struct {
+	blob.Store
+	broken bool
+	calls  int
+}
+
+func (f *flakyStore) DeletePrefix(ctx context.Context, prefix string) (int64, error) {
+	f.calls++
+	if f.broken {
+		return 0, errors.New("s3: 503 slow down")
+	}
+	return f.Store.DeletePrefix(ctx, prefix)
+}
+
+// TestPurgeResweeps: when the sweep after the rows went fails, the
+// tombstone says the media sweep is not done, a late object stays only
+// until the next run, which sweeps the prefix until it is empty and records
+// the completion in the tombstone.
+func TestPurgeResweeps(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	a := populate(t, e, "gone@example.com", "Doomed Studio")
+	e.Must(202, "DELETE", "/v1/workspaces/"+a.ws.String(), a.token, nil)
+	flaky := &flakyStore{Store: e.App.Privacy.Store}
+	e.App.Privacy.Store = flaky
+	// The first sweep works; the rows go; then the store breaks.
+	real := flaky.Store
+	flaky.Store = storeFunc{real, func() { flaky.broken = true }}
+	if s, err := e.App.Privacy.Purge(ctx); err != nil || len(s.Purged) != 1 {
+		t.Fatalf("purge: %+v %v", s, err)
+	}
+	swept := func() (done bool) {
+		var at *time.Time
+		if err := e.DB.Owner.QueryRow(ctx, `SELECT media_swept_at FROM workspace_tombstones WHERE id = $1`, a.ws).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at != nil
+	}
+	if swept() {
+		t.Fatal("the tombstone says swept although the final sweep failed")
+	}
+	// A late object lands under the prefix; the store recovers.
+	key := privacy.Prefix(a.ws) + "late/object"
+	url, err := real.PresignPut(ctx, key, "video/mp4", 4, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", url, strings.NewReader("late"))
+	req.Header.Set("Content-Type", "video/mp4")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("late put: %v %v", err, res)
+	}
+	flaky.broken, flaky.Store = false, real
+	if s, err := e.App.Privacy.Purge(ctx); err != nil || len(s.Purged) != 0 {
+		t.Fatalf("second run: %+v %v", s, err)
+	}
+	if keys, err := real.List(ctx, privacy.Prefix(a.ws), 0); err != nil || len(keys) != 0 {
+		t.Fatalf("objects left: %v %v", keys, err)
+	}
+	if !swept() {
+		t.Fatal("the re-sweep did not record its completion")
+	}
+	var objects int64
+	_ = e.DB.Owner.QueryRow(ctx, `SELECT objects_deleted FROM workspace_tombstones WHERE id = $1`, a.ws).Scan(&objects)
+	if objects != 3 {
+		t.Fatalf("tombstone counts %d objects, want 3 (2 before, 1 late)", objects)
+	}
+}
+
+// storeFunc calls after once the wrapped store's first DeletePrefix pass
+// that finds nothing (the end of the first sweep) has run.
+type storeFunc struct {
+	blob.Store
+	after func()
+}
+
+func (s storeFunc) DeletePrefix(ctx context.Context, prefix string) (int64, error) {
+	n, err := s.Store.DeletePrefix(ctx, prefix)
+	if err == nil && n == 0 {
+		s.after()
+	}
+	return n, err
 }
