@@ -106,7 +106,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	a.routes = a.Billing.ApplyLimits(concat(
 		health.Routes(),
 		a.Identity.Routes(),
-		tenancy.NewService(pool, a.Identity).WithMail(identitywire.MailerFromConfig(cfg), cfg.PublicURL).Routes(),
+		tenancy.NewService(pool, a.Identity).WithMail(a.Mail, cfg.PublicURL).Routes(),
 		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),

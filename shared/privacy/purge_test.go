@@ -104,6 +104,7 @@ func populate(t *testing.T, e *apptest.Env, email, name string) fixture {
 	exec(`INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, message_id) VALUES ($1, $2, $3, $4)`, del, f.ws, hook, msg)
 	exec(`INSERT INTO webhook_attempts (delivery_id, workspace_id, n, attempted_at, latency_ms) VALUES ($1, $2, 1, now(), 5)`, del, f.ws)
 	exec(`INSERT INTO ledger_trims (workspace_id, through_seq) VALUES ($1, 0)`, f.ws)
+	e.Invite(tok, ws, "invitee-of-"+email, "viewer") // invitations hold an address: purged too
 	if err := db.InWorkspace(ctx, e.DB.App, f.ws.UUID().String(), func(tx pgx.Tx) error {
 		_, _, err := ledger.Sign(ctx, tx, f.ws, e.App.Keys)
 		return err

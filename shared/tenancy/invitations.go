@@ -142,7 +142,8 @@ func (s *Service) listInvitations(w http.ResponseWriter, r *http.Request, a *gua
 	return nil
 }
 
-// invite records an invitation and mails its link after commit. The reply
+// invite records an invitation and queues the mail with its link in the
+// same transaction (the mail outbox). The reply
 // is the same whether or not an account has the address (no account is
 // looked up); only an address that already belongs to a member of this
 // workspace, which the admin can see in the member list anyway, is
@@ -208,14 +209,10 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request, a *guard.Access
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	msg := invitationMail(email, wsName, inv.Role, s.publicURL+AcceptPath+"#token="+url.QueryEscape(tok), inv.ExpiresAt)
-	// The mail leaves only if the invitation commits.
-	if err := db.AfterCommit(a.Tx, func(ctx context.Context) error {
-		if err := s.mailer.Send(ctx, msg); err != nil {
-			return problem.Wrap(op, problem.Unavailable, fmt.Errorf("invitation %s: mail: %w", inv.ID, err))
-		}
-		return nil
-	}); err != nil {
-		return problem.Wrap(op, problem.Internal, err)
+	// The mail is written to the outbox in this transaction: it exists
+	// exactly when the invitation commits.
+	if err := s.mail.Enqueue(ctx, a.Tx, msg); err != nil {
+		return problem.Wrap(op, problem.Internal, fmt.Errorf("invitation %s: mail: %w", inv.ID, err))
 	}
 	httpx.JSON(w, http.StatusCreated, inv)
 	return nil

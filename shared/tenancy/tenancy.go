@@ -23,22 +23,22 @@ const Function = "workspaces"
 type Service struct {
 	pool         *pgxpool.Pool
 	dir          Directory
-	mailer       mail.Sender
+	mail         mail.Queue
 	publicURL    string
 	inviteTTL    time.Duration
 	inviteLimits InviteLimits
 }
 
 // NewService returns a Service. dir answers what tenancy needs of accounts;
-// invitation mail is dropped until WithMail names a sender.
+// invitation mail is dropped until WithMail names a queue.
 func NewService(pool *pgxpool.Pool, dir Directory) *Service {
-	return &Service{pool: pool, dir: dir, mailer: mail.Discard{}, inviteTTL: InvitationTTL, inviteLimits: DefaultInviteLimits}
+	return &Service{pool: pool, dir: dir, mail: mail.NoQueue{}, inviteTTL: InvitationTTL, inviteLimits: DefaultInviteLimits}
 }
 
-// WithMail sends invitation mail through m, with links to the web app at
-// publicURL (FRAMEBROKER_PUBLIC_URL).
-func (s *Service) WithMail(m mail.Sender, publicURL string) *Service {
-	s.mailer, s.publicURL = m, strings.TrimRight(publicURL, "/")
+// WithMail queues invitation mail in q (the mail outbox), with links to
+// the web app at publicURL (FRAMEBROKER_PUBLIC_URL).
+func (s *Service) WithMail(q mail.Queue, publicURL string) *Service {
+	s.mail, s.publicURL = q, strings.TrimRight(publicURL, "/")
 	return s
 }
 
