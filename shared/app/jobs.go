@@ -8,6 +8,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/asset"
@@ -81,7 +82,7 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL, jobs)
 	// Refusals first: paid work needs a verified email (T-03), checked
 	// before billing reserves anything or queues an alert.
-	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, identity.SubmitHook, a.Billing.OnSubmit)
+	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, verifiedEmail, a.Billing.OnSubmit)
 	a.Pipeline = p
 	return p.Jobs.Routes()
 }
@@ -92,4 +93,13 @@ func (a *App) provenanceRoutes(pool *pgxpool.Pool) []guard.Route {
 	p := provenance.NewService(pool, a.Keys)
 	p.Trails = job.Digester{}
 	return p.Routes()
+}
+
+// verifiedEmail is the job submission check (job.Hook): paid work needs the
+// caller's verified email (T-03). Wired before billing's, so nothing is
+// reserved or queued for a caller who is refused. It lives here, not in
+// identity, so that identity (which the authorizer Lambda links) does not
+// import job and, through it, the ledger, webhook and store packages.
+func verifiedEmail(ctx context.Context, tx pgx.Tx, a *guard.Access, _ job.Job) error {
+	return identity.RequireVerifiedEmail(ctx, tx, a.Principal.User)
 }
