@@ -78,7 +78,7 @@ func splitArg(args []string) (string, []string) {
 
 func isValueFlag(a string) bool {
 	switch a {
-	case "--key", "-key", "--files", "-files":
+	case "--key", "-key", "--files", "-files", "--roots", "-roots":
 		return true
 	}
 	return false

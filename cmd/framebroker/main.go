@@ -22,7 +22,7 @@ var commands = []command{
 	{"keyring", "new | rotate", "make or rotate the signing keyring kept in Secrets Manager (stdin → stdout)", runKeyring},
 	{"stripe", "trigger EVENT --workspace WS [--amount CENTS]", "send a signed Stripe test event to the dev API (card verified, credits bought)", runStripe},
 	{"ledger", "verify FILE [--key PUB]", "verify a ledger JSONL export offline; names the first broken line", runLedger},
-	{"provenance", "verify MANIFEST --key KEY [--files DIR]", "verify a release's signed manifest offline, and the files' hashes", runProvenance},
+	{"provenance", "verify MANIFEST --key KEY [--files DIR] | MEDIA --key KEY", "verify a release's signed manifest, or a file's Content Credentials, offline", runProvenance},
 }
 
 func main() {

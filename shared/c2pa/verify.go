@@ -63,6 +63,10 @@ type VerifyOptions struct {
 	Roots *x509.CertPool
 	// Now is the time certificates are checked at (zero: time.Now()).
 	Now time.Time
+	// TrustLeaf, when set, is another way to trust the signer: nil if it
+	// vouches for the signing certificate (for example, issued by one of a
+	// service's published keys).
+	TrustLeaf func(leaf *x509.Certificate) error
 }
 
 // claimFields is a v2 claim as read (gathered assertions included).
@@ -154,7 +158,8 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, error) {
 	}
 	rep.Valid = sigOK && assertionsOK && bindingOK
 	for _, ch := range rep.Checks {
-		rep.Valid = rep.Valid && ch.OK
+		// Trust is reported apart: an untrusted signer's file is still intact.
+		rep.Valid = rep.Valid && (ch.OK || ch.Name == "certificate.trust")
 	}
 	return rep, nil
 }
@@ -198,15 +203,24 @@ func (rep *Report) signature(s, m *node, c claimFields, claim []byte, o VerifyOp
 	}
 	rep.add("certificate.profile", !leaf.IsCA && leaf.KeyUsage&x509.KeyUsageDigitalSignature != 0 && usage,
 		"the signing certificate is not a C2PA claim-signing certificate (end entity, digitalSignature, emailProtection or documentSigning)")
-	if o.Roots != nil {
-		inter := x509.NewCertPool()
-		for _, c := range chain[1:] {
-			inter.AddCert(c)
+	if o.Roots != nil || o.TrustLeaf != nil {
+		var errs []error
+		if o.Roots != nil {
+			inter := x509.NewCertPool()
+			for _, c := range chain[1:] {
+				inter.AddCert(c)
+			}
+			_, err := leaf.Verify(x509.VerifyOptions{Roots: o.Roots, Intermediates: inter, CurrentTime: now,
+				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			rep.Trusted = rep.Trusted || err == nil
+			errs = append(errs, err)
 		}
-		_, err := leaf.Verify(x509.VerifyOptions{Roots: o.Roots, Intermediates: inter, CurrentTime: now,
-			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-		rep.Trusted = err == nil
-		rep.add("certificate.trust", err == nil, "the signer does not chain to a trusted root: %v", err)
+		if o.TrustLeaf != nil {
+			err := o.TrustLeaf(leaf)
+			rep.Trusted = rep.Trusted || err == nil
+			errs = append(errs, err)
+		}
+		rep.add("certificate.trust", rep.Trusted, "the signer is not trusted: %v", errors.Join(errs...))
 	}
 	return true
 }

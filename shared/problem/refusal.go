@@ -54,6 +54,10 @@ var (
 		"The link is wrong, was revoked or was already used; ask the workspace's admin for a new invitation.")
 	InvitationExpired = refusal("invitation-expired", Conflict, "Invitation expired",
 		"Ask the workspace's admin to invite the address again.")
+	NoContentCredentials = refusal("no-content-credentials", Unprocessable, "The file carries no Content Credentials",
+		"Send an output Framebroker signed (MP4 or JPEG); playlists and MPEG-TS rungs carry none.")
+	MediaUnreadable = refusal("media-unreadable", Unprocessable, "Not a readable MP4 or JPEG",
+		"Send the file exactly as downloaded; only ISO BMFF (MP4) and JPEG files carry embedded credentials here.")
 	InvitationEmailMismatch = refusal("invitation-email-mismatch", Forbidden, "Invitation is for another address",
 		"Sign in with the account of the invited address (or sign up with it), verify it, then open the link again.")
 )

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/c2pa"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -60,6 +61,10 @@ func (s *Service) Routes() []guard.Route {
 			Summary: "The Ed25519 public keys that sign manifests and ledger checkpoints", Reply: keyring.Set{}},
 		{Method: "POST", Pattern: "/v1/provenance/verify", Policy: guard.Public(), Handler: s.verify, Function: Function,
 			Summary: "Verify a signed manifest envelope (any body: a malformed one fails the named checks)", Request: json.RawMessage{}, Reply: Result{}},
+		{Method: "POST", Pattern: "/v1/provenance/credentials/verify", Policy: guard.Public(), Handler: s.verifyCredentials, Function: Function,
+			Summary: "Check the Content Credentials (C2PA) embedded in an MP4 or JPEG sent as the raw body (at most 6 MiB)", Reply: c2pa.Report{}},
+		{Method: "GET", Pattern: "/v1/provenance/credentials/root.pem", Policy: guard.Public(), Handler: s.credentialsRoot, Function: Function,
+			Summary: "The Content Credentials root certificate (PEM), a C2PA trust anchor", ReplyType: "application/x-pem-file"},
 		{Method: "GET", Pattern: "/v1/provenance/{release}", Policy: guard.Public(), Handler: s.get, Function: Function,
 			Summary: "A published release's signed manifest envelope", Reply: Envelope{}},
 	}

@@ -1,0 +1,89 @@
+package provenance
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/framebroker/framebroker/shared/c2pa"
+	"github.com/framebroker/framebroker/shared/credentials"
+	"github.com/framebroker/framebroker/shared/guard"
+	"github.com/framebroker/framebroker/shared/httpx"
+	"github.com/framebroker/framebroker/shared/keyring"
+	"github.com/framebroker/framebroker/shared/problem"
+)
+
+// MaxCredentialsBody bounds a file sent to POST
+// /v1/provenance/credentials/verify (what an API Gateway request can carry);
+// larger files verify offline with `framebroker provenance verify FILE`.
+const MaxCredentialsBody = 6 << 20
+
+// IssuedBy trusts a C2PA signing certificate issued (signed) by one of
+// keys, the keyring's published Ed25519 keys, by a key in service when the
+// certificate's validity began. Framebroker's credentials roots are those
+// keys (shared/credentials), so a rotated root stays verifiable from GET
+// /v1/provenance/keys alone.
+func IssuedBy(keys keyring.Set) func(*x509.Certificate) error {
+	return func(leaf *x509.Certificate) error {
+		if leaf.SignatureAlgorithm != x509.PureEd25519 {
+			return errors.New("not issued by a Framebroker key (not Ed25519-signed)")
+		}
+		for _, k := range keys.Keys {
+			if ed25519.Verify(k.Key, leaf.RawTBSCertificate, leaf.Signature) {
+				if !k.ValidAt(leaf.NotBefore) {
+					return errors.New("issued by key " + k.ID + " outside its service window")
+				}
+				return nil
+			}
+		}
+		return errors.New("not issued by any published Framebroker key")
+	}
+}
+
+// VerifyCredentials checks the Content Credentials embedded in a file,
+// trusting certificates issued by keys.
+func VerifyCredentials(r io.ReaderAt, size int64, keys keyring.Set) (c2pa.Report, error) {
+	return c2pa.Verify(r, size, c2pa.VerifyOptions{TrustLeaf: IssuedBy(keys)})
+}
+
+// verifyCredentials serves POST /v1/provenance/credentials/verify: the file
+// in (≤ MaxCredentialsBody), the report out. A file without credentials or
+// that is neither MP4 nor JPEG is a 422.
+func (s *Service) verifyCredentials(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	const op = "provenance.VerifyCredentials"
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCredentialsBody))
+	if err != nil {
+		return problem.E(op, problem.TooLarge, "the file is too large to verify here; use `framebroker provenance verify FILE`")
+	}
+	keys, err := s.keys.PublicKeys(r.Context())
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	rep, err := VerifyCredentials(bytes.NewReader(body), int64(len(body)), keys)
+	if errors.Is(err, c2pa.ErrNoManifest) {
+		return problem.NoContentCredentials.E(op, "the file carries no Content Credentials")
+	}
+	if err != nil {
+		return problem.MediaUnreadable.E(op, "the file is not an MP4 or JPEG this service can read")
+	}
+	httpx.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// credentialsRoot serves GET /v1/provenance/credentials/root.pem: the
+// current Content Credentials root certificate, for a C2PA reader's trust
+// anchors (certificates issued under earlier keys verify against GET
+// /v1/provenance/keys; see IssuedBy).
+func (s *Service) credentialsRoot(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+	ca, err := (&credentials.Issuer{Keys: s.keys}).Root(r.Context())
+	if err != nil {
+		return problem.Wrap("provenance.CredentialsRoot", problem.Internal, err)
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(ca.PEM())
+	return nil
+}
