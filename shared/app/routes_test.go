@@ -29,6 +29,10 @@ var publicRoutes = map[string]bool{
 	"GET /v1/provenance/keys":      true,
 	"POST /v1/provenance/verify":   true,
 	"GET /v1/provenance/{release}": true,
+	// Content Credentials: anyone holding an output checks it (bounded
+	// body, no tenant data); the root certificate is public by design.
+	"POST /v1/provenance/credentials/verify":  true,
+	"GET /v1/provenance/credentials/root.pem": true,
 	// Billing (issue 8): Stripe's events, authenticated by Stripe-Signature
 	// (HMAC-SHA256, 5-minute tolerance) and applied once per event id.
 	"POST /v1/stripe/webhook": true,
