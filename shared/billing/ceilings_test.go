@@ -12,6 +12,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/billing"
+	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/id"
 )
 
@@ -298,7 +299,7 @@ func TestCreditsOnlyRace(t *testing.T) {
 	addCredits(t, e, w, 10*price+price/2)
 
 	statuses := burst(t, e, tok, ws, asset, 50, func(r apptest.Response) {
-		if r.Status == http.StatusPaymentRequired && !strings.Contains(r.Str("detail"), "credits do not cover") {
+		if r.Status == http.StatusPaymentRequired && (!strings.Contains(r.Str("detail"), "credits do not cover") || r.Str("type") != problem.CreditsInsufficient.Type()) {
 			t.Errorf("402 not naming the credits: %s", r.Body)
 		}
 	})

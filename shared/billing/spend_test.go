@@ -12,6 +12,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/billing"
+	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/pipeline"
@@ -196,7 +197,8 @@ func TestSubmitRaceThroughAPI(t *testing.T) {
 	setCeilings(t, e, ws, billing.Ceilings{Hour: 10 * price, Day: 100 * price, Month: 1000 * price})
 
 	statuses := burst(t, e, tok, ws, asset, 50, func(r apptest.Response) {
-		if r.Status == http.StatusPaymentRequired && (!strings.Contains(r.Str("detail"), "hourly spend ceiling") || r.Header.Get("Retry-After") == "") {
+		if r.Status == http.StatusPaymentRequired && (!strings.Contains(r.Str("detail"), "hourly spend ceiling") || r.Header.Get("Retry-After") == "" ||
+			r.Str("type") != problem.SpendCeilingReached.Type()) {
 			t.Errorf("402 without the window or Retry-After: %s %v", r.Body, r.Header)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/framebroker/framebroker/shared/billing"
+	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/id"
 )
 
@@ -123,7 +124,7 @@ func TestPaymentGate(t *testing.T) {
 			asset := probedAsset(t, e, ws, 60)
 			job := map[string]any{"inputs": []string{asset}, "preset": "mp4-h264-720p"}
 			r := e.Must(402, "POST", "/v1/workspaces/"+ws+"/jobs", tok, job)
-			if !strings.Contains(r.Str("detail"), "card-check") {
+			if !strings.Contains(r.Str("detail"), "card-check") || r.Str("type") != problem.CardRequired.Type() {
 				t.Fatalf("402 detail %q does not say how to pay", r.Str("detail"))
 			}
 			body := tc.event(ws)

@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -142,4 +143,30 @@ func verify(t *testing.T, e *apptest.Env, email string) (string, string) {
 	}
 	r := e.Must(http.StatusOK, "POST", "/v1/auth/login", "", map[string]string{"email": email, "password": "correct horse battery"})
 	return r.Str("token"), ""
+}
+
+// TestInvitationWorkspaceLimit: a workspace gets at most 50 invitations at
+// once whoever sends them; its admins can still invite elsewhere.
+func TestInvitationWorkspaceLimit(t *testing.T) {
+	e := apptest.New(t)
+	owner, _ := e.User("owner@example.com")
+	ws := e.Workspace(owner, "W")
+	var admins []string
+	for _, m := range []string{"ad1@example.com", "ad2@example.com"} {
+		tok, _ := e.User(m)
+		e.Join(owner, ws, tok, m, "admin")
+		admins = append(admins, tok)
+	}
+	sent := 2
+	for i, tok := range append([]string{owner}, admins...) {
+		for sent < tenancy.DefaultInviteLimits.WSBurst && (i == 0 && sent < tenancy.DefaultInviteLimits.InviterBurst ||
+			i == 1 && sent < 2*tenancy.DefaultInviteLimits.InviterBurst || i == 2) {
+			e.Invite(tok, ws, fmt.Sprintf("guest%d@example.com", sent), "viewer")
+			sent++
+		}
+	}
+	r := e.Must(http.StatusTooManyRequests, "POST", "/v1/workspaces/"+ws+"/invitations", admins[1], map[string]string{"email": "late@example.com", "role": "viewer"})
+	assertType(t, r, "rate-limited")
+	own := e.Workspace(admins[1], "Elsewhere")
+	e.Invite(admins[1], own, "late@example.com", "viewer")
 }
