@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -36,7 +37,7 @@ type alarms struct {
 // all notify one SNS topic. CloudWatch publishes to an encrypted topic only
 // if the key's policy lets cloudwatch.amazonaws.com use it (observed:
 // without that grant no alarm was ever delivered).
-func newAlarms(st awscdk.Stack, p Props, d *data, l *lambdas, w *worker, s *schedule) *alarms {
+func newAlarms(st awscdk.Stack, p Props, n *network, d *data, l *lambdas, w *worker, s *schedule) *alarms {
 	a := &alarms{key: d.key}
 	if p.KeyArn != "" {
 		a.key = awskms.NewKey(st, jsii.String("AlarmKey"), &awskms.KeyProps{
@@ -95,6 +96,25 @@ func newAlarms(st awscdk.Stack, p Props, d *data, l *lambdas, w *worker, s *sche
 		Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(MetricWebhookDisabled),
 		Period: five, Statistic: jsii.String("Sum"),
 	}), "A webhook endpoint was disabled after consecutive failures (its owner was mailed)")
+	// The NAT instance (default egress) recovers onto healthy hardware by
+	// itself when AWS's system status check fails, and says so.
+	if n.natInstance != nil {
+		for i, inst := range *n.natInstance.GatewayInstances() {
+			a := awscloudwatch.NewAlarm(st, jsii.String(fmt.Sprintf("NatInstanceRecover%d", i)), &awscloudwatch.AlarmProps{
+				Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+					Namespace: jsii.String("AWS/EC2"), MetricName: jsii.String("StatusCheckFailed_System"),
+					DimensionsMap: &map[string]*string{"InstanceId": inst.InstanceId()},
+					Period:        awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum"),
+				}),
+				Threshold:          jsii.Number(1),
+				EvaluationPeriods:  jsii.Number(2),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+				TreatMissingData:   awscloudwatch.TreatMissingData_MISSING,
+				AlarmDescription:   jsii.String("The NAT instance failed its system status check: recovering it (outbound calls fail meanwhile)"),
+			})
+			a.AddAlarmAction(awscloudwatchactions.NewEc2Action(awscloudwatchactions.Ec2InstanceAction_RECOVER), action)
+		}
+	}
 	alarm("CronDeadLettersAlarm", s.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
 		"A scheduled job could not be delivered to its Lambda (see the CronDeadLetters queue)")
 	return a

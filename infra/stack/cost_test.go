@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestIdleCost(t *testing.T) {
 	}
 	var want []string
 	for _, e := range cron.Schedule {
-		if e.Rate.Minutes() <= AutoPauseMinutes+cost.CronRunMinutes {
+		if !e.DueOnly && e.Rate.Minutes() <= AutoPauseMinutes+cost.CronRunMinutes {
 			want = append(want, e.Name)
 		}
 	}
@@ -43,5 +44,27 @@ func TestIdleCost(t *testing.T) {
 	}
 	if len(want) == 0 && r.Total >= cost.Goal {
 		t.Errorf("idle month %.2f USD with nothing keeping Aurora awake", r.Total)
+	}
+	// The same stack once the frequent jobs are due-only (cron.Entry
+	// DueOnly): the goal is met.
+	b, _ := json.Marshal(fx.json)
+	var tpl map[string]any
+	if err := json.Unmarshal(b, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range tpl["Resources"].(map[string]any) {
+		p := props(res.(map[string]any))
+		if d, ok := p["Description"].(string); ok && strings.HasPrefix(d, "Framebroker cron ") {
+			for _, w := range want {
+				if d == "Framebroker cron "+w {
+					p["Description"] = d + " " + cost.DueOnlyMarker
+				}
+			}
+		}
+	}
+	due := cost.Estimate(tpl)
+	t.Logf("with %v due-only: %.2f USD (Aurora awake %.1f%%)", want, due.Total, due.AuroraAwake*100)
+	if due.Total >= cost.Goal {
+		t.Errorf("even with the frequent jobs due-only the idle month is %.2f USD\n%s", due.Total, due)
 	}
 }

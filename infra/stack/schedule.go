@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/framebroker/framebroker/infra/cost"
 	"github.com/framebroker/framebroker/shared/cron"
 )
 
@@ -60,8 +61,12 @@ func newSchedule(st awscdk.Stack, p Props, d *data, l *lambdas, dlq awssqs.Queue
 		if e.Name == cron.WorkspacePurge {
 			target = l.get(PurgeFunction)
 		}
+		desc := "Framebroker cron " + e.Name
+		if e.DueOnly {
+			desc += " " + cost.DueOnlyMarker
+		}
 		rule := awsevents.NewRule(st, jsii.String("Cron-"+e.Name), &awsevents.RuleProps{
-			Description: jsii.String("Framebroker cron " + e.Name),
+			Description: jsii.String(desc),
 			Schedule:    awsevents.Schedule_Expression(jsii.String(e.Expression())),
 		})
 		rule.AddTarget(awseventstargets.NewLambdaFunction(target, &awseventstargets.LambdaFunctionProps{

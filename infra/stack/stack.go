@@ -205,7 +205,7 @@ func New(scope constructs.Construct, id string, p Props) *Stack {
 		fn.Node().AddDependency(s.keyring)
 	}
 	s.schedule = newSchedule(st, p, s.data, s.fns, dlq)
-	s.alarms = newAlarms(st, p, s.data, s.fns, s.worker, s.schedule)
+	s.alarms = newAlarms(st, p, s.net, s.data, s.fns, s.worker, s.schedule)
 	suppressNag(s, p)
 	return s
 }

@@ -41,6 +41,11 @@ const (
 type Entry struct {
 	Name string
 	Rate time.Duration
+	// DueOnly says the job opens no database connection when nothing is
+	// due (it decides from state kept outside Postgres), so running it
+	// often does not keep a paused Aurora awake. The CDK stack marks its
+	// rule and the cost model (infra/cost) stops counting it as a wake-up.
+	DueOnly bool
 }
 
 // Expression is the EventBridge schedule expression of the entry's rate,
@@ -67,11 +72,11 @@ func unit(n int, u string) string {
 // Schedule is the one list of scheduled jobs: the CDK app builds its
 // EventBridge rules from it and the local ticker runs it.
 var Schedule = []Entry{
-	{WebhookRetries, time.Minute},
-	{Retention, 24 * time.Hour},
-	{WorkspacePurge, 24 * time.Hour},
-	{JobReconcile, 5 * time.Minute},
-	{MailOutbox, time.Minute},
+	{Name: WebhookRetries, Rate: time.Minute},
+	{Name: Retention, Rate: 24 * time.Hour},
+	{Name: WorkspacePurge, Rate: 24 * time.Hour},
+	{Name: JobReconcile, Rate: 5 * time.Minute},
+	{Name: MailOutbox, Rate: time.Minute},
 }
 
 // JobFunc runs one job and returns a JSON-able summary.
