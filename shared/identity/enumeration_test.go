@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,5 +105,56 @@ func TestNoEnumerationTiming(t *testing.T) {
 		if !within(a, b, 15*time.Millisecond, 0.5) {
 			t.Errorf("%s: medians %s (existing) vs %s (unknown) differ beyond tolerance", tc.name, a, b)
 		}
+	}
+}
+
+// TestNoEnumerationTimingUnderConcurrency: logins for an existing and an
+// unknown address sent together, several of each at once (more than the
+// Argon2 bound can run together), in interleaved rounds: the median
+// latency of each kind must be close. Both wait in the same Argon2 queue
+// and hash once, so nothing but noise separates them.
+func TestNoEnumerationTimingUnderConcurrency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing comparison")
+	}
+	e := newEnv(t)
+	e.User("ada@example.com")
+	const rounds, each = 6, 4
+	var known, unknown []time.Duration
+	var mu sync.Mutex
+	for r := range rounds {
+		var wg sync.WaitGroup
+		for i := range 2 * each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				isKnown := (i+r)%2 == 0 // interleaved, alternating who starts
+				email := "ada@example.com"
+				if !isKnown {
+					email = fmt.Sprintf("nobody-%d-%d@example.com", r, i)
+				}
+				t0 := time.Now()
+				res := login(e, email, "wrong password")
+				d := time.Since(t0)
+				if res.Status != http.StatusUnauthorized {
+					t.Errorf("login %s: %d %s", email, res.Status, res.Body)
+				}
+				mu.Lock()
+				if isKnown {
+					known = append(known, d)
+				} else {
+					unknown = append(unknown, d)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
+	a, b := known[len(known)/2], unknown[len(unknown)/2]
+	t.Logf("concurrent login: existing %s, unknown %s (medians of %d each)", a, b, len(known))
+	if !within(a, b, 25*time.Millisecond, 0.5) {
+		t.Errorf("medians %s (existing) vs %s (unknown) differ beyond tolerance", a, b)
 	}
 }

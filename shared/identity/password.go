@@ -10,7 +10,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -47,7 +51,7 @@ func HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("identity: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
@@ -80,7 +84,7 @@ func CheckPassword(phc, password string) (bool, error) {
 	if err != nil || len(want) < 16 || len(want) > 64 {
 		return false, errBadHash
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	got := argonKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
@@ -93,3 +97,64 @@ var dummyHash = func() string {
 	}
 	return h
 }()
+
+// Argon2 concurrency. Each Argon2id computation allocates its m parameter
+// (19 MiB) for its whole run, so unbounded concurrent logins can exhaust a
+// small instance's memory. At most ArgonSlots computations run at once;
+// the others wait their turn in the same queue, whatever their outcome
+// will be: a login for an unknown email (checked against the dummy hash)
+// waits exactly like one for a known email, so the queue reveals nothing.
+//
+// The bound is a quarter of the instance's memory divided by 19 MiB (at
+// least 1, at most 64): in AWS Lambda the function's memory size
+// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, MB), elsewhere the cgroup's memory.max,
+// else 4 per CPU. Per Lambda memory size: 128 MB → 1, 256 → 3, 512 → 6,
+// 1024 → 13, 1769 (one full vCPU) → 23, 3008 → 39. A Lambda instance
+// serves one request at a time, so there the bound only matters for the
+// hashes one request makes; it is the local server and any long-running
+// process that it protects.
+var ArgonSlots = argonSlotsFor(memoryLimitMiB())
+
+var (
+	argonSem    = make(chan struct{}, ArgonSlots)
+	argonActive atomic.Int64
+	argonPeak   atomic.Int64 // highest concurrency seen (tests)
+)
+
+// argonSlotsFor is the bound for an instance of memMiB MiB (0: unknown).
+func argonSlotsFor(memMiB int) int {
+	if memMiB <= 0 {
+		return min(4*runtime.GOMAXPROCS(0), 64)
+	}
+	return max(1, min(memMiB/4/19, 64))
+}
+
+// memoryLimitMiB is the instance's memory in MiB, or 0 when unknown.
+func memoryLimitMiB() int {
+	if v, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && v > 0 {
+		return v
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 {
+			return int(v >> 20)
+		}
+	}
+	return 0
+}
+
+// argonKey is argon2.IDKey within the concurrency bound.
+func argonKey(password, salt []byte, t, m uint32, p uint8, keyLen uint32) []byte {
+	argonSem <- struct{}{}
+	n := argonActive.Add(1)
+	for {
+		peak := argonPeak.Load()
+		if n <= peak || argonPeak.CompareAndSwap(peak, n) {
+			break
+		}
+	}
+	defer func() {
+		argonActive.Add(-1)
+		<-argonSem
+	}()
+	return argon2.IDKey(password, salt, t, m, p, keyLen)
+}
