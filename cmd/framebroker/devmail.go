@@ -33,6 +33,14 @@ func printMail(dir string, m mailtest.Received) {
 	for _, l := range links {
 		fmt.Fprintf(os.Stderr, "   %s\n", l)
 	}
+	// links.txt has every mailed link, decoded, one per line, so a shell
+	// (the README's session) can pick up the newest without parsing mail.
+	if f, err := os.OpenFile(filepath.Join(dir, "links.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		for _, l := range links {
+			fmt.Fprintln(f, l)
+		}
+		_ = f.Close()
+	}
 }
 
 // plainText returns the text/plain part of a message body, decoded.

@@ -196,7 +196,7 @@
           if (!res.ok) return status("The invitation was not accepted: " + explain(res), "bad");
           sessionStorage.removeItem(INVITE);
           var ws = res.data.workspace || {};
-          status("You joined " + (ws.name || "the workspace") + (res.data.role ? " as " + res.data.role : "") + ".", "good");
+          status("You joined " + (ws.name || "the workspace") + (ws.role ? " as " + ws.role : "") + ".", "good");
           $("#go").hidden = true;
         });
       });
