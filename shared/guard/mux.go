@@ -204,6 +204,9 @@ type Route struct {
 	// SeeOther routes answer a browser (Accept: text/html) with 303 to a
 	// page of the web app instead of the JSON reply.
 	SeeOther bool
+	// AlsoStatus lists other success statuses, answered with the same
+	// Reply type (e.g. 202 when work continues in the background).
+	AlsoStatus []int
 }
 
 // SuccessStatus is the status the route answers on success.

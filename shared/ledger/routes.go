@@ -42,7 +42,8 @@ func (s *Service) Routes() []guard.Route {
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/export", Policy: guard.Member(guard.Admin), Handler: s.export, Stream: true,
 			Summary: "The whole ledger as JSON lines, with signed checkpoints", ReplyType: "application/x-ndjson"},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/verify", Policy: guard.Member(guard.Viewer), Handler: s.verify, Stream: true,
-			Summary: "Verify the hash chain and checkpoints; names the first broken link", Reply: Report{}},
+			Summary: "Verify the hash chain and checkpoints; names the first broken link (?full=true: the whole chain; 202 while it finishes in the background)",
+			Reply: VerifyReply{}, AlsoStatus: []int{http.StatusAccepted}, Query: []string{"full"}},
 	}
 	for i := range rs {
 		rs[i].Function = Function

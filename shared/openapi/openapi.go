@@ -91,6 +91,10 @@ func Build(info Info, routes []guard.Route, hooks []Webhook) (Document, error) {
 			kinds = append(kinds, fmt.Sprintf("- `%s` (%d): %s", k.Type(), k.Status(), k.String()))
 		}
 	}
+	kinds = append(kinds, "\nRefusals with their own type, and what a client should do:")
+	for _, f := range problem.Refusals() {
+		kinds = append(kinds, fmt.Sprintf("- `%s` (%d): %s. %s", f.Type(), f.Kind.Status(), f.Title, f.Advice))
+	}
 	g.schemas["Problem"] = map[string]any{
 		"type":        "object",
 		"description": "An error (RFC 9457 application/problem+json). The `type` URI is stable API; the kinds:\n" + strings.Join(kinds, "\n"),
@@ -207,6 +211,13 @@ func (g *gen) operation(rt guard.Route) (map[string]any, error) {
 	responses := map[string]any{
 		fmt.Sprint(rt.SuccessStatus()): ok,
 		"default":                      ref("responses", "Problem"),
+	}
+	for _, st := range rt.AlsoStatus {
+		also := map[string]any{"description": http.StatusText(st)}
+		if c, ok := ok["content"]; ok {
+			also["content"] = c
+		}
+		responses[fmt.Sprint(st)] = also
 	}
 	if rt.SeeOther {
 		responses["303"] = map[string]any{"description": "A browser (Accept: text/html) is sent to a page; results travel in the Location's fragment.",

@@ -38,9 +38,15 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("chromium is not installed: run scripts/install.sh")
 	}
+	// Not t.TempDir: Chromium's helpers may still be writing the profile
+	// when the test ends; it is removed after the browser is stopped.
+	profile, err := os.MkdirTemp("", "fb-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
@@ -53,7 +59,16 @@ func browser(t *testing.T) context.Context {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
+	t.Cleanup(func() {
+		cancelC()
+		cancelA()
+		for range 20 { // the profile's last writers exit within moments
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -341,6 +356,7 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 	}
 	ctx := browser(t)
 
+	page := e.Server.URL + "/verify"
 	check := func(t *testing.T, stream bool, paths ...string) (verdict string, fileChecks map[string]string) {
 		t.Helper()
 		var items []struct{ File, OK, Text string }
@@ -349,7 +365,7 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 			threshold = "0"
 		}
 		run(t, ctx,
-			chromedp.Navigate(e.Server.URL+"/verify"),
+			open(page),
 			chromedp.WaitVisible(`#files`, chromedp.ByQuery),
 			chromedp.Evaluate(`window.FB_STREAM_THRESHOLD = `+threshold, nil),
 			chromedp.SetUploadFiles(`#files`, paths, chromedp.ByQuery),
@@ -380,6 +396,15 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("release link, files only", func(t *testing.T) {
+		page = e.Server.URL + "/verify#release=" + rel
+		defer func() { page = e.Server.URL + "/verify" }()
+		verdict, fc := check(t, false, filepath.Join(dir, "sh010.mov"), filepath.Join(dir, "sh020.mov"))
+		if !strings.HasPrefix(verdict, "Verified") || len(fc) != 2 {
+			t.Fatalf("verdict %q; files %v", verdict, fc)
+		}
+	})
 
 	t.Run("tampered", func(t *testing.T) {
 		bad := append([]byte(nil), files["sh010.mov"]...)
