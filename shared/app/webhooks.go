@@ -11,6 +11,7 @@ import (
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/ledger"
+	"github.com/framebroker/framebroker/shared/tenancy"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
 
@@ -42,7 +43,7 @@ func (a *App) newWebhooks(cfg config.Config) error {
 	}
 	a.Webhooks = webhook.NewService(webhook.Config{
 		Pool: a.Pool, Cipher: ciph, Addresses: webhook.AddressPolicy{Allow: allow},
-		Mail: a.Mail, Record: record,
+		Mail: a.Mail, Owners: tenancy.OwnerEmails, Record: record,
 	})
 	return nil
 }

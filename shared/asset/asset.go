@@ -22,10 +22,10 @@ import (
 
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
-	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/problem"
 )
@@ -160,7 +160,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request, a *guard.Access
 		as.ID, a.Workspace, as.Filename, as.ContentType, as.Size, as.key, a.Principal.User).Scan(&as.CreatedAt); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := ledger.Record(r.Context(), a, "asset.created", as.ID.String(),
+	if err := event.Record(r.Context(), a, "asset.created", as.ID.String(),
 		map[string]any{"filename": as.Filename, "content_type": as.ContentType, "size": as.Size}); err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *guard.Acce
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := ledger.Record(r.Context(), a, "asset.completed", out.ID.String(), map[string]any{"sha256": out.SHA256, "size": out.Size}); err != nil {
+	if err := event.Record(r.Context(), a, "asset.completed", out.ID.String(), map[string]any{"sha256": out.SHA256, "size": out.Size}); err != nil {
 		return err
 	}
 	httpx.JSON(w, http.StatusOK, out)
@@ -324,7 +324,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request, a *guard.Access
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM assets WHERE id = $1 AND workspace_id = $2`, as.ID, a.Workspace); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := ledger.Record(r.Context(), a, "asset.deleted", as.ID.String(), map[string]any{"sha256": as.SHA256}); err != nil {
+	if err := event.Record(r.Context(), a, "asset.deleted", as.ID.String(), map[string]any{"sha256": as.SHA256}); err != nil {
 		return err
 	}
 	if err := s.store.Delete(r.Context(), as.key); err != nil {

@@ -6,9 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/id"
-	"github.com/framebroker/framebroker/shared/ledger"
-	"github.com/framebroker/framebroker/shared/webhook"
 )
 
 // EventPayload is the data of every job.* event, in the ledger and in
@@ -67,9 +66,5 @@ func Record(ctx context.Context, tx pgx.Tx, c Change) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ledger.Append(ctx, tx, c.Job.Workspace, c.Actor, c.Event(), c.Job.ID.String(), p); err != nil {
-		return err
-	}
-	_, err = webhook.Enqueue(ctx, tx, c.Job.Workspace, c.Event(), p)
-	return err
+	return event.Publish(ctx, tx, c.Job.Workspace, c.Actor, c.Event(), c.Job.ID.String(), p)
 }

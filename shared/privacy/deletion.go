@@ -3,9 +3,9 @@ package privacy
 import (
 	"net/http"
 
+	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
-	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/problem"
 )
 
@@ -27,7 +27,7 @@ func (s *Service) requestDeletion(w http.ResponseWriter, r *http.Request, a *gua
 			return problem.Wrap(op, problem.Internal, err)
 		}
 		st.Deletion.RequestedAt, st.Deletion.PurgeAfter = st.Deletion.RequestedAt.UTC(), st.Deletion.PurgeAfter.UTC()
-		if err := ledger.Record(r.Context(), a, "workspace.deletion_requested", a.Workspace.String(),
+		if err := event.Record(r.Context(), a, "workspace.deletion_requested", a.Workspace.String(),
 			map[string]any{"purge_after": st.Deletion.PurgeAfter}); err != nil {
 			return err
 		}
@@ -55,7 +55,7 @@ func (s *Service) cancelDeletion(w http.ResponseWriter, r *http.Request, a *guar
 	if tag.RowsAffected() == 0 {
 		return problem.E(op, problem.Conflict, "the grace period is over and the purge may have begun; the deletion can no longer be cancelled")
 	}
-	if err := ledger.Record(r.Context(), a, "workspace.deletion_canceled", a.Workspace.String(),
+	if err := event.Record(r.Context(), a, "workspace.deletion_canceled", a.Workspace.String(),
 		map[string]any{"requested_at": st.Deletion.RequestedAt}); err != nil {
 		return err
 	}

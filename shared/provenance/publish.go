@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -78,7 +79,7 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, a *guard.Acces
 		VALUES ($1, $2, $3, $4, $5)`, a.Release(), a.Workspace, envJSON, sum[:], sealed.PublishedAt); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := ledger.Record(ctx, a, "release.published", a.Release().String(), map[string]any{
+	if err := event.Record(ctx, a, "release.published", a.Release().String(), map[string]any{
 		"manifest_sha256": hex.EncodeToString(sum[:]), "shots": len(shots), "ledger_head": m.LedgerHead,
 	}); err != nil {
 		return err

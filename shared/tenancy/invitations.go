@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -200,7 +201,7 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request, a *guard.Access
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := ledger.Record(ctx, a, "member.invited", inv.ID.String(),
+	if err := event.Record(ctx, a, "member.invited", inv.ID.String(),
 		map[string]any{"invitation": inv.ID, "email": email, "role": inv.Role, "expires_at": inv.ExpiresAt}); err != nil {
 		return err
 	}
@@ -326,7 +327,7 @@ func (s *Service) acceptInvitation(w http.ResponseWriter, r *http.Request, a *gu
 			return problem.Wrap(op, problem.Internal, err)
 		}
 		payload := map[string]any{"user": a.Principal.User, "role": r, "invitation": invID, "invited_by": invitedBy}
-		if _, err := ledger.Append(ctx, tx, ws, a.Principal.User.String(), "member.joined", a.Principal.User.String(), payload); err != nil {
+		if err := event.Publish(ctx, tx, ws, a.Principal.User.String(), "member.joined", a.Principal.User.String(), payload); err != nil {
 			return problem.Wrap(op, problem.Internal, err)
 		}
 		out.Workspace = Workspace{ID: ws, Name: wsName, Role: r, CreatedAt: wsCreated}

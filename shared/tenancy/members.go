@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -162,7 +163,7 @@ func (s *Service) removeMember(w http.ResponseWriter, r *http.Request, a *guard.
 	if _, err := a.Tx.Exec(r.Context(), `DELETE FROM members WHERE workspace_id = $1 AND user_id = $2`, a.Workspace, a.Member()); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := ledger.Record(r.Context(), a, "member.removed", a.Member().String(), map[string]any{"user": a.Member(), "role": current}); err != nil {
+	if err := event.Record(r.Context(), a, "member.removed", a.Member().String(), map[string]any{"user": a.Member(), "role": current}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

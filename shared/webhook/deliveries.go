@@ -96,3 +96,27 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request, a *guard.Access
 	httpx.JSON(w, http.StatusAccepted, resendReply{ID: in.Delivery, Status: st})
 	return nil
 }
+
+// TestEvent is the type of the event the test route sends.
+const TestEvent = "webhook.test"
+
+// testReply is the test route's answer.
+type testReply struct {
+	Message id.MessageID `json:"message"`
+	Type    string       `json:"type"`
+}
+
+// test sends a webhook.test event to this endpoint only (whatever its
+// event filter), signed and delivered like any other, so an integration
+// can be checked end to end; its delivery shows in the endpoint's list.
+func (s *Service) test(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+	const op = "webhook.Test"
+	msg, err := enqueueTo(r.Context(), a.Tx, a.Workspace, []id.WebhookID{a.Webhook()}, TestEvent, map[string]any{
+		"endpoint": a.Webhook(), "message": "a test event from Framebroker",
+	})
+	if err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	httpx.JSON(w, http.StatusAccepted, testReply{Message: msg, Type: TestEvent})
+	return nil
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/mail"
-	"github.com/framebroker/framebroker/shared/tenancy"
 )
 
 // Dispatcher sends due deliveries. Any number may run at once (in Lambdas,
@@ -410,7 +409,10 @@ func (d *Dispatcher) record(ctx context.Context, c claimed, t *target, o outcome
 			map[string]any{"reason": reason, "url": redactedURL(t.url)}); err != nil {
 			return err
 		}
-		owners, err := tenancy.OwnerEmails(ctx, tx, c.ws)
+		if d.s.owners == nil {
+			return nil
+		}
+		owners, err := d.s.owners(ctx, tx, c.ws)
 		if err != nil || len(owners) == 0 {
 			return err
 		}

@@ -58,6 +58,11 @@ func Enqueue(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, eventType string
 	if err != nil {
 		return id.MessageID{}, fmt.Errorf("webhook: enqueue: %w", err)
 	}
+	return enqueueTo(ctx, tx, ws, endpoints, eventType, payload)
+}
+
+// enqueueTo records an event for delivery to the given endpoints of ws.
+func enqueueTo(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, endpoints []id.WebhookID, eventType string, payload any) (id.MessageID, error) {
 	if len(endpoints) == 0 {
 		return id.MessageID{}, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/mail/mailtest"
 	"github.com/framebroker/framebroker/shared/problem"
+	"github.com/framebroker/framebroker/shared/tenancy"
 	"github.com/framebroker/framebroker/shared/webhook"
 )
 
@@ -128,7 +129,7 @@ func newEnv(t testing.TB) *env {
 	rec := &recorded{}
 	svc := webhook.NewService(webhook.Config{
 		Pool: d.App, Cipher: ciph, Addresses: webhook.AddressPolicy{Allow: loopback},
-		Mail: &mail.Outbox{Pool: d.App, Sender: mail.SMTP{Addr: mc.Addr, From: "no-reply@framebroker.test"}, Immediate: true}, Record: rec.record, Now: c.Now,
+		Mail: &mail.Outbox{Pool: d.App, Sender: mail.SMTP{Addr: mc.Addr, From: "no-reply@framebroker.test"}, Immediate: true}, Owners: tenancy.OwnerEmails, Record: rec.record, Now: c.Now,
 	})
 	mux, err := guard.NewMux(svc.Routes(), tokens{"owner": owner, "viewer": viewer}, d.App)
 	if err != nil {

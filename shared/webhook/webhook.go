@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -48,6 +49,9 @@ type Config struct {
 	// Mail queues the owners' notice when an endpoint is disabled, in the
 	// disabling transaction (nil: no notice).
 	Mail mail.Queue
+	// Owners are the addresses the disabled-endpoint notice goes to (the
+	// workspace's owners: tenancy.OwnerEmails); nil: no notice.
+	Owners func(ctx context.Context, q db.Querier, ws id.WorkspaceID) ([]string, error)
 	// Record appends ledger events; nil: LogRecorder.
 	Record Recorder
 	// Now is the clock; nil: time.Now.
@@ -60,13 +64,14 @@ type Service struct {
 	cipher *Cipher
 	addrs  AddressPolicy
 	mail   mail.Queue
+	owners func(ctx context.Context, q db.Querier, ws id.WorkspaceID) ([]string, error)
 	record Recorder
 	now    func() time.Time
 }
 
 // NewService returns a Service.
 func NewService(c Config) *Service {
-	s := &Service{pool: c.Pool, cipher: c.Cipher, addrs: c.Addresses, mail: c.Mail, record: c.Record, now: c.Now}
+	s := &Service{pool: c.Pool, cipher: c.Cipher, addrs: c.Addresses, mail: c.Mail, owners: c.Owners, record: c.Record, now: c.Now}
 	if s.mail == nil {
 		s.mail = mail.NoQueue{}
 	}
@@ -101,6 +106,8 @@ func (s *Service) Routes() []guard.Route {
 			Summary: "Rotate the secret (the old one keeps signing during the overlap)", Request: rotateInput{}, Reply: Endpoint{}},
 		{Method: "GET", Pattern: base + "/{hook}/deliveries", Policy: guard.Member(guard.Viewer), Handler: s.deliveries,
 			Summary: "An endpoint's deliveries", Reply: httpx.List[Delivery]{}, Query: []string{"limit", "cursor", "status"}},
+		{Method: "POST", Pattern: base + "/{hook}/test", Policy: guard.Member(guard.Admin), Handler: s.test,
+			Summary: "Send a webhook.test event to this endpoint", Reply: testReply{}, Status: http.StatusAccepted},
 		{Method: "POST", Pattern: base + "/{hook}/resend", Policy: guard.Member(guard.Admin), Handler: s.resend,
 			Example: `{"delivery":"dlv_0190f3c2a1b24c3d8e9f0a1b2c3d4e5f"}`,
 			Summary: "Deliver again", Request: resendInput{}, Reply: resendReply{}, Status: http.StatusAccepted},
