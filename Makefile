@@ -8,7 +8,7 @@ GO          ?= go
 FRAMEBROKER ?= .local/bin/framebroker
 PKG         ?= ./...
 TEST_FLAGS  ?= -count=1
-BENCH_FLAGS ?= -run '^$$' -bench . -benchtime 2s
+BENCH_FLAGS ?= -run '^$$' -bench . -benchtime 2s -p 1 -timeout 12m
 
 .PHONY: install cli dev test bench build synth deploy clean
 
@@ -26,8 +26,16 @@ dev: install cli
 test: install cli
 	$(FRAMEBROKER) stack --fresh -- $(GO) test $(TEST_FLAGS) $(PKG)
 
+# Benchmarks run one package at a time (-p 1: figures of one package are not
+# skewed by another's load), each package binary bounded by -timeout and
+# every wait inside a benchmark by its own deadline, so the run cannot hang.
+# The last lines are one table (cmd/benchtable): name | figure | reference |
+# ratio | goal | met.
 bench: install cli
-	$(FRAMEBROKER) stack -- $(GO) test $(BENCH_FLAGS) $(PKG)
+	@mkdir -p .local; start=$$(date +%s); \
+	( $(FRAMEBROKER) stack -- $(GO) test $(BENCH_FLAGS) $(PKG); echo $$? > .local/bench.status ) 2>&1 | tee .local/bench.txt; \
+	$(GO) run ./cmd/benchtable -elapsed $$(( $$(date +%s) - start )) < .local/bench.txt; \
+	exit $$(cat .local/bench.status)
 
 # Lambda bootstraps (linux/arm64, lambda.norpc, stripped) into
 # build/lambda/<fn>/bootstrap, one per functions/<fn>; then, without Docker,
