@@ -3,6 +3,9 @@
 // server runs.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn/appfn"
+import (
+	"github.com/framebroker/framebroker/shared/app"
+	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
+)
 
-func main() { appfn.Main("checkout") }
+func main() { appfn.Main("checkout", app.Full) }

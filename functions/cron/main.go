@@ -9,8 +9,9 @@
 package main
 
 import (
+	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
 )
 
-func main() { appfn.Main(cron.Function) }
+func main() { appfn.Main(cron.Function, app.Full) }

@@ -3,6 +3,9 @@
 // ones the local server runs.
 package main
 
-import "github.com/framebroker/framebroker/shared/lambdafn/appfn"
+import (
+	"github.com/framebroker/framebroker/shared/app"
+	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
+)
 
-func main() { appfn.Main("jobs") }
+func main() { appfn.Main("jobs", app.Full) }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/framebroker/framebroker/shared/app/identitywire"
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/blob"
@@ -86,19 +85,12 @@ func New(ctx context.Context, cfg config.Config) (*App, error) {
 // NewWith wires the services on already-open dependencies (tests use it to
 // point at a per-test database).
 func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober asset.Prober) (*App, error) {
-	a := &App{Config: cfg, Pool: pool, Blob: store, Identity: identity.NewService(pool, identitywire.FromConfig(cfg)...)}
+	a, err := newCore(cfg, pool)
+	if err != nil {
+		return nil, err
+	}
+	a.Blob = store
 	var bs blob.Store = store
-	if a.Keys == nil && cfg.Keyring != "" {
-		k, err := keyring.ParseKeyring([]byte(cfg.Keyring))
-		if err != nil {
-			return nil, err
-		}
-		a.Keys = k
-	}
-	if a.Keys == nil {
-		a.Keys = keyring.Default()
-	}
-	a.Mail = &mail.Outbox{Pool: pool, Sender: identitywire.MailerFromConfig(cfg), Immediate: true}
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}

@@ -8,40 +8,36 @@ import (
 	"context"
 
 	"github.com/framebroker/framebroker/shared/app"
-	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/lambdafn"
 	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
-	"github.com/framebroker/framebroker/shared/media"
 )
 
 // pipelineFunction is the state machine's step Lambda (not in the router
 // table: it serves Step Functions tasks, not routes).
 const pipelineFunction = "pipeline"
 
-// start runs the cold start for function and wires the app, or logs the
-// failure as JSON and exits non-zero.
-func start(function string) *app.App {
+// start runs the cold start for function and wires the app with wire, or
+// logs the failure as JSON and exits non-zero.
+func start(function string, wire app.Wire) *app.App {
 	ctx := context.Background()
 	lambdafn.SetupLogging("info")
 	st, err := coldstart.LoadEnv(ctx, coldstart.Options{Function: function, Keyring: lambdafn.NeedsKeyring(function)})
 	if err != nil {
 		lambdafn.Fatal("cold start", err, "function", function)
 	}
-	store, err := s3blob.FromConfig(ctx, st.Config)
-	if err != nil {
-		lambdafn.Fatal("media store", err, "function", function)
-	}
-	a, err := app.NewWith(st.Config, st.Pool, store, media.FFprobe{})
+	a, err := wire(ctx, st.Config, st.Pool)
 	if err != nil {
 		lambdafn.Fatal("wire app", err, "function", function)
 	}
 	return a
 }
 
-// Main runs the Lambda serving function's routes: API Gateway v2 requests,
-// and CronEvents from EventBridge for the function serving the cron route.
-func Main(function string) {
-	a := start(function)
+// Main runs the Lambda serving function's routes, wired by wire (app.Full
+// or the function's own constructor, e.g. app.Ledger): API Gateway v2
+// requests, and CronEvents from EventBridge for the function serving the
+// cron route.
+func Main(function string, wire app.Wire) {
+	a := start(function, wire)
 	h, err := a.FunctionHandler(function)
 	if err != nil {
 		lambdafn.Fatal("function handler", err, "function", function)

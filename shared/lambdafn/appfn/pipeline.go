@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/pipeline"
 )
 
@@ -34,6 +35,6 @@ func Steps(s *pipeline.Steps) StepHandler {
 
 // MainPipeline runs the pipeline Lambda.
 func MainPipeline() {
-	a := start(pipelineFunction)
+	a := start(pipelineFunction, app.Full)
 	lambda.Start(Steps(a.Pipeline.Steps))
 }
