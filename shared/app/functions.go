@@ -68,67 +68,52 @@ func only(function string, groups ...[]guard.Route) []guard.Route {
 	return out
 }
 
-// withRoutes finishes a per-function App.
-func (a *App) withRoutes(function string, rs []guard.Route) (*App, error) {
-	if len(rs) == 0 {
+// single wires one function: the core, then the routes groups builds (of
+// which, with the pages, only function's are kept).
+func single(cfg config.Config, pool *pgxpool.Pool, function string, groups func(a *App) ([]guard.Route, error)) (*App, error) {
+	a, err := newCore(cfg, pool)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := groups(a)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pages.Routes()
+	if err != nil {
+		return nil, err
+	}
+	if a.routes = only(function, rs, ps); len(a.routes) == 0 {
 		return nil, fmt.Errorf("app: no routes for function %q", function)
 	}
-	a.routes = rs
 	return a, nil
 }
 
 // Auth wires the auth function: identity's routes and the pages it serves.
 func Auth(_ context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, error) {
-	a, err := newCore(cfg, pool)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := pages.Routes()
-	if err != nil {
-		return nil, err
-	}
-	return a.withRoutes(identity.Function, only(identity.Function, a.Identity.Routes(), ps))
+	return single(cfg, pool, identity.Function, func(a *App) ([]guard.Route, error) { return a.Identity.Routes(), nil })
 }
 
 // Ledger wires the ledger function.
 func Ledger(_ context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, error) {
-	a, err := newCore(cfg, pool)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := pages.Routes()
-	if err != nil {
-		return nil, err
-	}
-	return a.withRoutes(ledger.Function, only(ledger.Function, ledger.NewService(pool, a.Keys).Routes(), ps))
+	return single(cfg, pool, ledger.Function, func(a *App) ([]guard.Route, error) {
+		return ledger.NewService(pool, a.Keys).Routes(), nil
+	})
 }
 
 // Releases wires the releases function (publishing, shot outputs).
 func Releases(_ context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, error) {
-	a, err := newCore(cfg, pool)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := pages.Routes()
-	if err != nil {
-		return nil, err
-	}
-	return a.withRoutes(provenance.ReleaseFunction, only(provenance.ReleaseFunction, a.provenanceRoutes(pool), ps))
+	return single(cfg, pool, provenance.ReleaseFunction, func(a *App) ([]guard.Route, error) { return a.provenanceRoutes(pool), nil })
 }
 
 // Assets wires the assets function: uploads, completion (with ffprobe) and
 // downloads on the media store.
 func Assets(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, error) {
-	a, err := newCore(cfg, pool)
-	if err != nil {
-		return nil, err
-	}
-	if a.Blob, err = s3blob.FromConfig(ctx, cfg); err != nil {
-		return nil, err
-	}
-	ps, err := pages.Routes()
-	if err != nil {
-		return nil, err
-	}
-	return a.withRoutes(asset.Function, only(asset.Function, asset.NewService(a.Blob, media.FFprobe{}, cfg.UploadTTL).Routes(), ps))
+	return single(cfg, pool, asset.Function, func(a *App) ([]guard.Route, error) {
+		var err error
+		if a.Blob, err = s3blob.FromConfig(ctx, cfg); err != nil {
+			return nil, err
+		}
+		return asset.NewService(a.Blob, media.FFprobe{}, cfg.UploadTTL).Routes(), nil
+	})
 }
