@@ -12,8 +12,8 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/billing"
-	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 func TestParseUSD(t *testing.T) {

@@ -12,11 +12,11 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/billing"
-	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
 	"github.com/framebroker/framebroker/shared/pipeline"
 	"github.com/framebroker/framebroker/shared/pipeline/spec"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 // jobRows records n queued jobs of ws directly (reservations reference

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/framebroker/framebroker/shared/billing"
-	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 // TestStripeWebhook: a signed paid checkout credits the workspace through
