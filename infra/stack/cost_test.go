@@ -2,11 +2,14 @@ package stack
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framebroker/framebroker/infra/cost"
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
 )
 
 // TestIdleCost prices the default stack with the cost model (issue 16):
@@ -66,5 +69,45 @@ func TestIdleCost(t *testing.T) {
 	t.Logf("with %v due-only: %.2f USD (Aurora awake %.1f%%)", want, due.Total, due.AuroraAwake*100)
 	if due.Total >= cost.Goal {
 		t.Errorf("even with the frequent jobs due-only the idle month is %.2f USD\n%s", due.Total, due)
+	}
+}
+
+// TestDatabaseCanPause: the default cluster may pause (0 ACU, auto-pause
+// after AutoPauseMinutes), closes idle sessions so a frozen Lambda's pooled
+// connection cannot hold it awake, and every function waits long enough
+// at cold start for it to resume, within its own timeout. A
+// bring-your-own database keeps the runtime's default wait.
+func TestDatabaseCanPause(t *testing.T) {
+	if EnvDatabaseWait != coldstart.EnvDatabaseWait {
+		t.Fatalf("the stack sets %s, the runtime reads %s", EnvDatabaseWait, coldstart.EnvDatabaseWait)
+	}
+	wait, err := time.ParseDuration(ResumeWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := defaultStack(t)
+	_, c := only(t, fx, "AWS::RDS::DBCluster")
+	if got := str(props(c)["ServerlessV2ScalingConfiguration"]); got != fmt.Sprintf(`{"MaxCapacity":%d,"MinCapacity":0,"SecondsUntilAutoPause":%d}`, MaxACU, AutoPauseMinutes*60) {
+		t.Errorf("scaling %s", got)
+	}
+	_, pg := only(t, fx, "AWS::RDS::DBClusterParameterGroup")
+	if got := str(props(pg)["Parameters"].(map[string]any)["idle_session_timeout"]); got != fmt.Sprintf(`"%d"`, IdleSessionSeconds*1000) {
+		t.Errorf("idle_session_timeout %s", got)
+	}
+	for _, f := range variants {
+		fx := f.fix(t)
+		for id, fn := range find(fx.tpl, "AWS::Lambda::Function") {
+			p := props(fn)
+			if p["VpcConfig"] == nil {
+				continue // keyring-init: no database
+			}
+			v, set := p["Environment"].(map[string]any)["Variables"].(map[string]any)[EnvDatabaseWait]
+			if pausable := fx.props.DatabaseSecretArn == ""; set != pausable || (set && v != ResumeWait) {
+				t.Errorf("%s %s: %s = %v (set %v)", f.name, id, EnvDatabaseWait, v, set)
+			}
+			if timeout, _ := p["Timeout"].(float64); set && time.Duration(timeout)*time.Second <= wait {
+				t.Errorf("%s %s: timeout %vs not above the %s wait", f.name, id, timeout, ResumeWait)
+			}
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -30,6 +32,19 @@ const (
 	MaxACU           = 8
 	AutoPauseMinutes = 10
 )
+
+// IdleSessionSeconds closes database sessions idle that long (see the
+// cluster's parameters).
+const IdleSessionSeconds = 300
+
+// ResumeWait bounds a cold start's wait for the database when the cluster
+// may be paused: resuming takes ~15 s, more after a long pause (the API's
+// functions time out at 29 s). It is the runtime's FRAMEBROKER_DATABASE_WAIT.
+const ResumeWait = "25s"
+
+// EnvDatabaseWait is the runtime's setting of that bound
+// (coldstart.EnvDatabaseWait).
+const EnvDatabaseWait = "FRAMEBROKER_DATABASE_WAIT"
 
 // RotationDays is how often Secrets Manager rotates the database
 // passwords (hosted single-user rotation: each role changes its own
@@ -198,7 +213,15 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 			DeletionProtection:            jsii.Bool(true),
 			RemovalPolicy:                 awscdk.RemovalPolicy_SNAPSHOT,
 			Backup:                        &awsrds.BackupProps{Retention: awscdk.Duration_Days(jsii.Number(14))},
-			Parameters:                    &map[string]*string{"rds.force_ssl": jsii.String("1")},
+			// Idle sessions are closed after IdleSessionSeconds: a frozen
+			// Lambda's pooled connection would otherwise stay open and keep
+			// the cluster from ever pausing (Aurora pauses only without
+			// connections); the pool replaces a closed connection on its
+			// next use (db.Begin's retry on a fresh connection).
+			Parameters: &map[string]*string{
+				"rds.force_ssl":        jsii.String("1"),
+				"idle_session_timeout": jsii.String(fmt.Sprint(IdleSessionSeconds * 1000)),
+			},
 		})
 		d.cluster = cluster
 		d.ownerSecret = cluster.Secret()

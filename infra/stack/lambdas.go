@@ -50,6 +50,9 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue
 				env[k] = jsii.String(v)
 			}
 		}
+		if d.cluster != nil {
+			env[EnvDatabaseWait] = jsii.String(ResumeWait) // the cluster may be paused
+		}
 		for _, s := range acc.Secrets {
 			if arn := d.secretArn(s); arn != nil {
 				env[secretEnv[s]] = arn
