@@ -43,7 +43,7 @@ func (s *Service) Routes() []guard.Route {
 			Summary: "The whole ledger as JSON lines, with signed checkpoints", ReplyType: "application/x-ndjson"},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/ledger/verify", Policy: guard.Member(guard.Viewer), Handler: s.verify, Stream: true,
 			Summary: "Verify the hash chain and checkpoints; names the first broken link (?full=true: the whole chain; 202 while it finishes in the background)",
-			Reply: VerifyReply{}, AlsoStatus: []int{http.StatusAccepted}, Query: []string{"full"}},
+			Reply:   VerifyReply{}, AlsoStatus: []int{http.StatusAccepted}, Query: []string{"full"}},
 	}
 	for i := range rs {
 		rs[i].Function = Function
