@@ -18,6 +18,7 @@ import (
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/credentials"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/health"
@@ -47,6 +48,8 @@ type App struct {
 	// Keys sign ledger checkpoints and provenance manifests (local: a
 	// keyring file under keyring.DefaultDir; AWS: a Secrets Manager adapter).
 	Keys keyring.Provider
+	// credIssuer issues Content Credentials signers (see credentialsIssuer).
+	credIssuer *credentials.Issuer
 	// Pipeline runs encode jobs.
 	Pipeline *Pipeline
 	// Billing is checkout, credits, spend ceilings and rate limits.
@@ -104,6 +107,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		a.Webhooks.Routes(),
 		ledger.NewService(pool, a.Keys).Routes(),
 		a.provenanceRoutes(pool),
+		(&credentials.Service{Issuer: a.credentialsIssuer()}).Routes(),
 		a.newPrivacy(cfg, bs).Routes(),
 		a.cronRoutes(cfg),
 		a.Billing.Routes(),

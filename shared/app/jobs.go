@@ -56,7 +56,7 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		Backoff: pipeline.DefaultBackoff,
 		// Every MP4 and JPEG output carries Content Credentials signed in
 		// the Verify step with the workspace's keyring-issued certificate.
-		Credentials: &credentials.Sealer{Issuer: &credentials.Issuer{Keys: a.Keys}, Store: store},
+		Credentials: &credentials.Sealer{Issuer: a.credentialsIssuer(), Store: store},
 	}
 	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}, Lifecycle: jobs}
 	if cfg.EncodeBackend == "local" && a.Pool != nil {
@@ -102,4 +102,13 @@ func (a *App) provenanceRoutes(pool *pgxpool.Pool) []guard.Route {
 // import job and, through it, the ledger, webhook and store packages.
 func verifiedEmail(ctx context.Context, tx pgx.Tx, a *guard.Access, _ job.Job) error {
 	return identity.RequireVerifiedEmail(ctx, tx, a.Principal.User)
+}
+
+// credentialsIssuer is the one Content Credentials issuer (root cache,
+// uploaded chains) shared by the pipeline and the settings routes.
+func (a *App) credentialsIssuer() *credentials.Issuer {
+	if a.credIssuer == nil {
+		a.credIssuer = &credentials.Issuer{Keys: a.Keys, Pool: a.Pool}
+	}
+	return a.credIssuer
 }

@@ -197,12 +197,8 @@ func (rep *Report) signature(s, m *node, c claimFields, claim []byte, o VerifyOp
 		now = time.Now()
 	}
 	rep.add("certificate.validity", !now.Before(leaf.NotBefore) && !now.After(leaf.NotAfter), "certificate valid %s to %s", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
-	usage := slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageEmailProtection)
-	for _, u := range leaf.UnknownExtKeyUsage {
-		usage = usage || u.Equal(oidDocumentSigning)
-	}
-	rep.add("certificate.profile", !leaf.IsCA && leaf.KeyUsage&x509.KeyUsageDigitalSignature != 0 && usage,
-		"the signing certificate is not a C2PA claim-signing certificate (end entity, digitalSignature, emailProtection or documentSigning)")
+	err = CheckSignerProfile(leaf)
+	rep.add("certificate.profile", err == nil, "%v", err)
 	if o.Roots != nil || o.TrustLeaf != nil {
 		var errs []error
 		if o.Roots != nil {
@@ -350,4 +346,19 @@ func bmffStore(r io.ReaderAt, size int64) ([]box, []byte, error) {
 		return nil, nil, ErrNoManifest
 	}
 	return top, store, nil
+}
+
+// CheckSignerProfile checks the parts of the C2PA claim-signer certificate
+// profile (C2PA 2.x §14.5.1) readers refuse most often: an end entity with
+// the digitalSignature key usage and the emailProtection or documentSigning
+// extended key usage, and not the "any" usage.
+func CheckSignerProfile(leaf *x509.Certificate) error {
+	usage := slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageEmailProtection)
+	for _, u := range leaf.UnknownExtKeyUsage {
+		usage = usage || u.Equal(oidDocumentSigning)
+	}
+	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 || !usage || slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return errors.New("not a C2PA claim-signing certificate (want an end entity with digitalSignature and the emailProtection or documentSigning extended key usage)")
+	}
+	return nil
 }

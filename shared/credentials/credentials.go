@@ -15,6 +15,7 @@ package credentials
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/c2pa"
 	"github.com/framebroker/framebroker/shared/id"
@@ -41,6 +43,9 @@ const SignerValidity = 5 * 365 * 24 * time.Hour
 // Issuer derives the root and the workspaces' signers from a keyring.
 type Issuer struct {
 	Keys keyring.Provider
+	// Pool, when set, is where workspaces' uploaded certificate chains are
+	// read (content_credentials_settings).
+	Pool *pgxpool.Pool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 
@@ -78,18 +83,34 @@ func (i *Issuer) Root(ctx context.Context) (c2pa.CA, error) {
 	return ca, nil
 }
 
-// Signer returns ws's claim signer: its derived ES256 key and a certificate
-// for it issued now by the root, valid for SignerValidity.
+// key is ws's signing key, derived from the current HMAC master.
+func (i *Issuer) key(ctx context.Context, ws id.WorkspaceID) (*ecdsa.PrivateKey, error) {
+	hid, master, err := i.Keys.HMAC(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	return c2pa.DeriveP256(master, "framebroker/c2pa/v1/workspace-signer\x00"+hid+"\x00"+ws.String())
+}
+
+// Signer returns ws's claim signer: its derived ES256 key with the chain
+// the workspace uploaded for it (when Pool is set and the chain is still
+// valid and for this key), else a certificate issued now by the root,
+// valid for SignerValidity.
 func (i *Issuer) Signer(ctx context.Context, ws id.WorkspaceID) (c2pa.Signer, error) {
-	ca, err := i.Root(ctx)
+	key, err := i.key(ctx, ws)
 	if err != nil {
 		return c2pa.Signer{}, err
 	}
-	hid, master, err := i.Keys.HMAC(ctx, "")
-	if err != nil {
-		return c2pa.Signer{}, fmt.Errorf("credentials: %w", err)
+	if i.Pool != nil {
+		chain, err := chainFor(ctx, i.Pool, ws, key)
+		if err != nil {
+			return c2pa.Signer{}, err
+		}
+		if chain != nil {
+			return c2pa.Signer{Key: key, Chain: chain}, nil
+		}
 	}
-	key, err := c2pa.DeriveP256(master, "framebroker/c2pa/v1/workspace-signer\x00"+hid+"\x00"+ws.String())
+	ca, err := i.Root(ctx)
 	if err != nil {
 		return c2pa.Signer{}, err
 	}
