@@ -24,7 +24,7 @@ var (
 		"keyring", "mail", "media", "pipeline/spec", "preset", "problem", "ratelimit", "seal"}
 	// Domain: the business. It must not import the wiring (app), the
 	// runtimes (lambdafn, localstack) or the configuration (config).
-	domain = []string{"asset", "billing", "broker", "event", "identity", "job", "ledger", "pipeline", "privacy",
+	domain = []string{"asset", "billing", "broker", "credentials", "event", "identity", "job", "ledger", "pipeline", "privacy",
 		"provenance", "reconcile", "tenancy", "webhook"}
 	// Forbidden to the domain.
 	outer = []string{"app", "lambdafn", "localstack", "config"}
