@@ -222,6 +222,17 @@ func Estimate(tpl map[string]any) Report {
 			autoPause = 5 // Aurora's default
 		}
 	}
+	// Aurora pauses only without sessions: a frozen Lambda keeps its pooled
+	// connections open unless the server closes idle sessions.
+	idleSession := -1.0
+	for _, id := range byType["AWS::RDS::DBClusterParameterGroup"] {
+		ps, _ := props(id)["Parameters"].(map[string]any)
+		if v, ok := ps["idle_session_timeout"]; ok {
+			if ms, err := strconv.ParseFloat(fmt.Sprint(v), 64); err == nil && ms > 0 {
+				idleSession = ms / 60000
+			}
+		}
+	}
 	invocations, gbs := 0.0, 0.0
 	awake := 0.0
 	for _, id := range byType["AWS::Events::Rule"] {
@@ -239,11 +250,12 @@ func Estimate(tpl map[string]any) Report {
 			if fnDB[fn] && !strings.Contains(desc, DueOnlyMarker) && autoPause >= 0 {
 				w := fmt.Sprintf("%s (every %s)", strings.TrimPrefix(desc, "Framebroker cron "), minutes(period))
 				r.Wakers = append(r.Wakers, w)
-				if period <= autoPause+CronRunMinutes {
+				up := CronRunMinutes + idleSession + autoPause // busy, then sessions close, then the countdown
+				if idleSession < 0 || period <= up {
 					r.KeepAwake = append(r.KeepAwake, w)
 					awake = 1
 				} else {
-					awake += (autoPause + CronRunMinutes) / period
+					awake += up / period
 				}
 			}
 		}
@@ -261,8 +273,11 @@ func Estimate(tpl map[string]any) Report {
 				awake = 1
 			}
 			note := fmt.Sprintf("awake %.1f%% of the month (pauses after %s idle)", awake*100, minutes(autoPause))
-			if awake == 1 {
-				note = "NEVER pauses: " + strings.Join(r.KeepAwake, ", ") + " reach the database more often than the auto-pause delay"
+			switch {
+			case awake == 1 && idleSession < 0:
+				note = "NEVER pauses: no idle_session_timeout, so frozen Lambdas' pooled connections stay open"
+			case awake == 1:
+				note = "NEVER pauses: " + strings.Join(r.KeepAwake, ", ") + " reach the database more often than idle-session close + auto-pause"
 			}
 			add("Aurora Serverless v2 (min 0 ACU)", awake*ActiveACU*P.AuroraACUHour*HoursPerMonth, note)
 		}

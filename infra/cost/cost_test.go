@@ -30,6 +30,10 @@ func cluster(min float64, pause float64) map[string]any {
 	return map[string]any{"Type": "AWS::RDS::DBCluster", "Properties": map[string]any{"ServerlessV2ScalingConfiguration": sc}}
 }
 
+// params closes idle sessions after 5 minutes.
+var params = map[string]any{"Type": "AWS::RDS::DBClusterParameterGroup", "Properties": map[string]any{
+	"Parameters": map[string]any{"idle_session_timeout": "300000"}}}
+
 func near(a, b float64) bool { return math.Abs(a-b) < 0.01 }
 
 // TestEstimate prices small templates whose idle month is known by hand.
@@ -55,15 +59,19 @@ func TestEstimate(t *testing.T) {
 		}, 1 + 0.8 + 0.1, 0},
 		{"provisioned minimum never pauses", map[string]any{"C": cluster(0.5, 0)},
 			0.5*hourly(Prices.AuroraACUHour) + IdleStorageGB*Prices.AuroraStorageGBMo, 1},
-		{"min 0, a minute cron on the database: never pauses", map[string]any{"C": cluster(0, 600), "F": fn(true),
+		{"min 0, a minute cron on the database: never pauses", map[string]any{"C": cluster(0, 600), "P": params, "F": fn(true),
 			"R": rule("rate(1 minute)", "F", "Framebroker cron webhook-retries")},
 			ActiveACU*hourly(Prices.AuroraACUHour) + IdleStorageGB*Prices.AuroraStorageGBMo +
 				43800*(Prices.LambdaRequest+0.5*Prices.LambdaArmGBSecond), 1},
-		{"min 0, a daily cron: awake 11 min a day", map[string]any{"C": cluster(0, 600), "F": fn(true),
+		{"min 0, a daily cron: awake 16 min a day (run, idle session closed, pause delay)", map[string]any{"C": cluster(0, 600), "P": params, "F": fn(true),
 			"R": rule("rate(1 day)", "F", "Framebroker cron retention")},
-			11.0/1440*ActiveACU*hourly(Prices.AuroraACUHour) + IdleStorageGB*Prices.AuroraStorageGBMo +
-				30.41*(Prices.LambdaRequest+0.5*Prices.LambdaArmGBSecond), 11.0 / 1440},
-		{"min 0, a minute cron that is due-only or off the database", map[string]any{"C": cluster(0, 600), "F": fn(true), "G": fn(false),
+			16.0/1440*ActiveACU*hourly(Prices.AuroraACUHour) + IdleStorageGB*Prices.AuroraStorageGBMo +
+				30.41*(Prices.LambdaRequest+0.5*Prices.LambdaArmGBSecond), 16.0 / 1440},
+		{"min 0 without idle_session_timeout: frozen Lambdas hold it awake", map[string]any{"C": cluster(0, 600), "F": fn(true),
+			"R": rule("rate(1 day)", "F", "Framebroker cron retention")},
+			ActiveACU*hourly(Prices.AuroraACUHour) + IdleStorageGB*Prices.AuroraStorageGBMo +
+				30.41*(Prices.LambdaRequest+0.5*Prices.LambdaArmGBSecond), 1},
+		{"min 0, a minute cron that is due-only or off the database", map[string]any{"C": cluster(0, 600), "P": params, "F": fn(true), "G": fn(false),
 			"R": rule("rate(1 minute)", "F", "Framebroker cron webhook-retries "+DueOnlyMarker),
 			"Q": rule("rate(1 minute)", "G", "other")},
 			IdleStorageGB*Prices.AuroraStorageGBMo + 2*43800*(Prices.LambdaRequest+0.5*Prices.LambdaArmGBSecond), 0},

@@ -38,7 +38,7 @@ func TestIdleCost(t *testing.T) {
 	}
 	var want []string
 	for _, e := range cron.Schedule {
-		if !e.DueOnly && e.Rate.Minutes() <= AutoPauseMinutes+cost.CronRunMinutes {
+		if !e.DueOnly && e.Rate.Minutes() <= AutoPauseMinutes+IdleSessionSeconds/60+cost.CronRunMinutes {
 			want = append(want, e.Name)
 		}
 	}
