@@ -43,7 +43,11 @@ func (l *Limiter) Limit(ctx context.Context, h http.Header, a *guard.Access) err
 	if !a.Workspace.IsZero() {
 		limits = append(limits, ratelimit.Limit{Name: "workspace", Key: "route:" + l.name + ":ws:" + a.Workspace.String(), Rate: rl.Workspace.Rate, Burst: rl.Workspace.Burst})
 	}
-	d, err := ratelimit.Take(ctx, q, limits...)
+	var now time.Time
+	if l.s.RateClock != nil {
+		now = l.s.RateClock()
+	}
+	d, err := ratelimit.TakeAt(ctx, q, now, limits...)
 	if err != nil {
 		return problem.Wrap(op, problem.Unavailable, err)
 	}

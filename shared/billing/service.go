@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,6 +43,11 @@ type Service struct {
 	publicURL     string
 	// Plans are the plans by name; DefaultPlans unless replaced.
 	Plans map[string]Plan
+	// RateClock, when set, is the instant the route rate limits are
+	// evaluated at instead of the database clock. Nil in production (the
+	// database clock is shared by every instance); tests set a fixed clock
+	// so the limits' arithmetic does not depend on the machine's speed.
+	RateClock func() time.Time
 	// plans caches workspaces' plan names for the rate limiter.
 	plans sync.Map
 }

@@ -48,6 +48,14 @@ type Decision struct {
 // request spends nothing on any key. Rows are locked in key order, so
 // concurrent Takes over overlapping keys do not deadlock.
 func Take(ctx context.Context, q db.Querier, limits ...Limit) (Decision, error) {
+	return TakeAt(ctx, q, time.Time{}, limits...)
+}
+
+// TakeAt is Take evaluated at the instant now instead of the database clock
+// (the zero time means the database clock, as Take). It exists so tests can
+// check the GCRA arithmetic exactly, independent of the machine's speed;
+// production callers use Take.
+func TakeAt(ctx context.Context, q db.Querier, now time.Time, limits ...Limit) (Decision, error) {
 	if len(limits) == 0 {
 		return Decision{Allowed: true}, nil
 	}
@@ -69,7 +77,11 @@ func Take(ctx context.Context, q db.Querier, limits ...Limit) (Decision, error) 
 	var d Decision
 	var retry int64
 	var backlog []int64
-	err := q.QueryRow(ctx, `SELECT allowed, retry_after_us, backlog_us FROM rate_limit_take_all($1, $2, $3)`, keys, ivs, tols).
+	var at *time.Time
+	if !now.IsZero() {
+		at = &now
+	}
+	err := q.QueryRow(ctx, `SELECT allowed, retry_after_us, backlog_us FROM rate_limit_take_all($1, $2, $3, $4)`, keys, ivs, tols, at).
 		Scan(&d.Allowed, &retry, &backlog)
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: %w", err)
