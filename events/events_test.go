@@ -113,7 +113,7 @@ func newFixture(t *testing.T) *fixture {
 	prj := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects", tok, map[string]string{"name": "P"}).Str("id")
 	shot := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects/"+prj+"/shots", tok, map[string]string{"name": "S"}).Str("id")
 	rel := e.Must(201, "POST", "/v1/workspaces/"+ws+"/releases", tok, map[string]any{"name": "R", "shots": []string{shot}}).Str("id")
-	ast := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 5}).Str("id")
+	ast := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, apptest.AssetBody("a.mp4", "video/mp4", []byte("12345"))).Str("id")
 	tokOther, _ := e.User("other@example.com")
 	wsOther := e.Workspace(tokOther, "Other")
 	foreign := e.Must(201, "POST", "/v1/workspaces/"+wsOther+"/projects", tokOther, map[string]string{"name": "theirs"}).Str("id")

@@ -58,7 +58,9 @@ type App struct {
 	Privacy *privacy.Service
 	// Mail is the transactional mail outbox: domains queue mail in their
 	// transactions; it is delivered after commit and by the mail-outbox cron.
-	Mail    *mail.Outbox
+	Mail *mail.Outbox
+	// Assets serves uploads and runs their verify and sweep crons.
+	Assets  *asset.Service
 	routes  []guard.Route
 	handler http.Handler
 
@@ -98,11 +100,12 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 		return nil, err
 	}
 	a.newBilling(cfg)
+	a.Assets = asset.NewService(pool, store, prober, cfg.UploadTTL)
 	a.routes = a.Billing.ApplyLimits(concat(
 		health.Routes(),
 		a.Identity.Routes(),
 		tenancy.NewService(pool, a.Identity).WithMail(a.Mail, cfg.PublicURL).Routes(),
-		asset.NewService(bs, prober, cfg.UploadTTL).Routes(),
+		a.Assets.Routes(),
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),
 		ledger.NewService(pool, a.Keys).Routes(),

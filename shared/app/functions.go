@@ -114,6 +114,7 @@ func Assets(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, e
 		if a.Blob, err = s3blob.FromConfig(ctx, cfg); err != nil {
 			return nil, err
 		}
-		return asset.NewService(a.Blob, media.FFprobe{}, cfg.UploadTTL).Routes(), nil
+		a.Assets = asset.NewService(pool, a.Blob, media.FFprobe{}, cfg.UploadTTL)
+		return a.Assets.Routes(), nil
 	})
 }

@@ -31,7 +31,7 @@ func newFixtures(t *testing.T, e *apptest.Env, tokA, wsA string) fixtures {
 	prj := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/projects", tokA, map[string]string{"name": "A project"}).Str("id")
 	shot := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/projects/"+prj+"/shots", tokA, map[string]string{"name": "SH010"}).Str("id")
 	rel := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/releases", tokA, map[string]any{"name": "R1", "shots": []string{shot}}).Str("id")
-	ast := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/assets", tokA, map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 10}).Str("id")
+	ast := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/assets", tokA, apptest.AssetBody("a.mp4", "video/mp4", make([]byte, 10))).Str("id")
 	hook := e.Must(201, "POST", "/v1/workspaces/"+wsA+"/webhooks", tokA, map[string]any{"url": "https://hooks.example.com/a", "events": []string{}}).Str("id")
 	f := fixtures{
 		a: map[string]string{"ws": wsA, "project": prj, "shot": shot, "release": rel, "asset": ast, "user": a2, "hook": hook, "invitation": inv, "job": jobFixture(t, e, wsA, ast)},

@@ -64,6 +64,12 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 		cron.MailOutbox: func(ctx context.Context) (any, error) {
 			return a.Mail.Deliver(ctx, 200)
 		},
+		cron.AssetVerify: func(ctx context.Context) (any, error) {
+			return a.Assets.Verify(ctx)
+		},
+		cron.AssetSweep: func(ctx context.Context) (any, error) {
+			return a.Assets.Sweep(ctx)
+		},
 	}
 	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).Routes()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/asset"
 )
 
 // clip makes a real one-second H.264/AAC MP4 with ffmpeg.
@@ -32,10 +34,26 @@ func clip(t *testing.T) []byte {
 	return b
 }
 
-func put(t *testing.T, url, contentType string, body []byte) int {
+// decode reads a reply into the API's Asset.
+func decode(t *testing.T, r apptest.Response) asset.Asset {
+	t.Helper()
+	var as asset.Asset
+	if err := json.Unmarshal(r.Body, &as); err != nil {
+		t.Fatalf("%v: %s", err, r.Body)
+	}
+	return as
+}
+
+// send PUTs body to url with headers; drop removes some of them first.
+func send(t *testing.T, url string, headers map[string]string, body []byte, drop ...string) int {
 	t.Helper()
 	req, _ := http.NewRequest("PUT", url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	for _, k := range drop {
+		req.Header.Del(k)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -44,9 +62,20 @@ func put(t *testing.T, url, contentType string, body []byte) int {
 	return res.StatusCode
 }
 
+func download(t *testing.T, url string) [32]byte {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return sha256.Sum256(b)
+}
+
 // TestUploadCompleteDownload runs the asset flow against versitygw and real
-// ffprobe: presigned PUT, complete (server-side SHA-256 and probe), then a
-// presigned download whose bytes hash the same.
+// ffprobe: the presigned PUT signs the declared checksum, complete records
+// the checksum the store verified and the probe, the download hashes the same.
 func TestUploadCompleteDownload(t *testing.T) {
 	e := apptest.New(t)
 	tok, _ := e.User("ed@example.com")
@@ -54,75 +83,149 @@ func TestUploadCompleteDownload(t *testing.T) {
 	media := clip(t)
 	sum := sha256.Sum256(media)
 
-	created := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{
-		"filename": "clip.mp4", "content_type": "video/mp4", "size": len(media)}).JSON()
-	id, url := created["id"].(string), created["upload_url"].(string)
-	if !strings.Contains(url, "X-Amz-Signature=") {
-		t.Fatalf("upload url %q: want a presigned URL", url)
+	created := decode(t, e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, apptest.AssetBody("clip.mp4", "video/mp4", media)))
+	if !strings.Contains(created.UploadURL, "X-Amz-Signature=") || created.Status != asset.Pending || created.DeclaredSHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("created: %+v", created)
 	}
-	exp, _ := time.Parse(time.RFC3339, created["expires_at"].(string))
-	if d := time.Until(exp); d <= 0 || d > time.Hour {
-		t.Fatalf("expires_at %v: TTL must be within (0, 1h]", exp)
+	if created.UploadHeaders["If-None-Match"] != "*" || created.UploadHeaders["X-Amz-Checksum-Sha256"] == "" {
+		t.Fatalf("upload headers %v: want the signed checksum and If-None-Match", created.UploadHeaders)
 	}
-	e.Must(409, "POST", "/v1/workspaces/"+ws+"/assets/"+id+"/complete", tok, nil)
+	if d := time.Until(*created.ExpiresAt); d <= 0 || d > time.Hour {
+		t.Fatalf("expires_at %v: TTL must be within (0, 1h]", created.ExpiresAt)
+	}
+	base := "/v1/workspaces/" + ws + "/assets/" + created.ID.String()
+	e.Must(409, "POST", base+"/complete", tok, nil)
 
-	// The signature binds size and type: other bytes or another type are refused.
-	if code := put(t, url, "video/mp4", append(media, 0)); code < 400 {
-		t.Fatalf("PUT of a longer body: %d, want refusal", code)
+	h := created.UploadHeaders
+	other := bytes.Clone(media)
+	other[len(other)/2] ^= 0xff
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		body    []byte
+		drop    []string
+		want    int
+	}{
+		{"other bytes, same length", h, other, nil, 400},
+		{"longer body", h, append(bytes.Clone(media), 0), nil, 403},
+		{"no checksum header", h, media, []string{"X-Amz-Checksum-Sha256"}, 403},
+		{"no If-None-Match", h, media, []string{"If-None-Match"}, 403},
+		{"other content type", map[string]string{"Content-Type": "text/html", "X-Amz-Checksum-Sha256": h["X-Amz-Checksum-Sha256"], "If-None-Match": "*"}, media, nil, 403},
+	} {
+		if code := send(t, created.UploadURL, tc.headers, tc.body, tc.drop...); code != tc.want {
+			t.Fatalf("%s: %d, want %d", tc.name, code, tc.want)
+		}
 	}
-	if code := put(t, url, "text/html", media); code < 400 {
-		t.Fatalf("PUT with another content type: %d, want refusal", code)
+	if code := send(t, strings.Replace(created.UploadURL, "X-Amz-Signature=", "X-Amz-Signature=0", 1), h, media); code != 403 {
+		t.Fatalf("tampered signature: %d, want 403", code)
 	}
-	tampered := strings.Replace(url, "X-Amz-Signature=", "X-Amz-Signature=0", 1)
-	if code := put(t, tampered, "video/mp4", media); code != 403 {
-		t.Fatalf("PUT with a tampered signature: %d, want 403", code)
-	}
-	if code := put(t, url, "video/mp4", media); code != 200 {
+	if code := send(t, created.UploadURL, h, media); code != 200 {
 		t.Fatalf("PUT: %d", code)
 	}
 
-	done := e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+id+"/complete", tok, nil).JSON()
-	if done["sha256"] != hex.EncodeToString(sum[:]) || done["status"] != "complete" || int(done["size"].(float64)) != len(media) {
-		t.Fatalf("complete: %v", done)
+	done := decode(t, e.Must(200, "POST", base+"/complete", tok, nil))
+	if done.SHA256 != hex.EncodeToString(sum[:]) || done.Status != asset.Complete || done.Size != int64(len(media)) {
+		t.Fatalf("complete: %+v", done)
 	}
-	probe, _ := done["probe"].(map[string]any)
-	streams, _ := probe["streams"].([]any)
-	if len(streams) != 2 {
-		t.Fatalf("probe: want 2 streams (h264, aac), got %v", probe)
+	var probe struct{ Streams []json.RawMessage }
+	if json.Unmarshal(done.Probe, &probe); len(probe.Streams) != 2 {
+		t.Fatalf("probe: want 2 streams (h264, aac), got %s", done.Probe)
 	}
-	// Completing again answers the same record.
-	again := e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+id+"/complete", tok, nil).JSON()
-	if again["sha256"] != done["sha256"] {
+	again := decode(t, e.Must(200, "POST", base+"/complete", tok, nil))
+	if again.SHA256 != done.SHA256 {
 		t.Fatal("second complete changed the hash")
 	}
-
-	got := e.Must(200, "GET", "/v1/workspaces/"+ws+"/assets/"+id, tok, nil).JSON()
-	res, err := http.Get(got["download_url"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if dl := sha256.Sum256(b); dl != sum {
-		t.Fatalf("downloaded bytes hash %x, want %x", dl, sum)
+	got := decode(t, e.Must(200, "GET", base, tok, nil))
+	if download(t, got.DownloadURL) != sum {
+		t.Fatal("downloaded bytes hash differently")
 	}
 }
 
-// TestNotMediaIsStoredWithoutProbe: complete still hashes a file ffprobe
-// cannot read, and records no probe.
+// TestUploadURLAfterComplete (issue 11, observed 2): the upload URL used
+// again after complete cannot change the stored bytes — other bytes are
+// refused by the signed checksum, the same bytes by If-None-Match — and the
+// download still hashes to the recorded SHA-256.
+func TestUploadURLAfterComplete(t *testing.T) {
+	e := apptest.New(t)
+	tok, _ := e.User("ed@example.com")
+	ws := e.Workspace(tok, "W")
+	data := []byte("original bytes of the master file")
+	sum := sha256.Sum256(data)
+	created := decode(t, e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, apptest.AssetBody("m.bin", "application/octet-stream", data)))
+	if code := send(t, created.UploadURL, created.UploadHeaders, data); code != 200 {
+		t.Fatalf("PUT: %d", code)
+	}
+	base := "/v1/workspaces/" + ws + "/assets/" + created.ID.String()
+	e.Must(200, "POST", base+"/complete", tok, nil)
+	evil := []byte("EVIL bytes of the same length!!!!")
+	if len(evil) != len(data) {
+		t.Fatal("test data lengths differ")
+	}
+	if code := send(t, created.UploadURL, created.UploadHeaders, evil); code < 400 {
+		t.Fatalf("PUT of other bytes after complete: %d, want refusal", code)
+	}
+	if code := send(t, created.UploadURL, created.UploadHeaders, data); code != 412 {
+		t.Fatalf("PUT of the same bytes after complete: %d, want 412", code)
+	}
+	got := decode(t, e.Must(200, "GET", base, tok, nil))
+	if got.SHA256 != hex.EncodeToString(sum[:]) || download(t, got.DownloadURL) != sum {
+		t.Fatalf("served bytes changed: %+v", got)
+	}
+}
+
+// TestUploadURLAfterDelete (issue 11, observed 2): a PUT to a deleted
+// asset's URL re-creates an object nobody owns; nothing serves it and the
+// asset-sweep cron deletes it (and aborts multipart uploads nobody owns).
+func TestUploadURLAfterDelete(t *testing.T) {
+	e := apptest.New(t)
+	tok, _ := e.User("ed@example.com")
+	ws := e.Workspace(tok, "W")
+	data := []byte("short-lived")
+	created := decode(t, e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, apptest.AssetBody("x.bin", "application/octet-stream", data)))
+	send(t, created.UploadURL, created.UploadHeaders, data)
+	base := "/v1/workspaces/" + ws + "/assets/" + created.ID.String()
+	e.Must(200, "POST", base+"/complete", tok, nil)
+	keep := e.UploadAsset(tok, ws, "keep.bin", "application/octet-stream", []byte("kept"))
+	e.Must(204, "DELETE", base, tok, nil)
+	key := asset.ObjectKey(created.Workspace, created.ID)
+	if _, err := e.App.Blob.Head(t.Context(), key); err == nil {
+		t.Fatal("object still there after delete")
+	}
+	if code := send(t, created.UploadURL, created.UploadHeaders, data); code != 200 {
+		t.Fatalf("PUT to the deleted asset's URL: %d (the test expects the store to accept it)", code)
+	}
+	e.Must(404, "GET", base, tok, nil)
+	// A multipart upload nobody owns.
+	orphanUp, err := e.App.Blob.StartMultipart(t.Context(), "ws/"+ws+"/assets/ast_orphan", "video/mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.App.Assets.Sweep(t.Context())
+	if err != nil || res.Objects < 1 || res.Uploads < 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	if _, err := e.App.Blob.Head(t.Context(), key); err == nil {
+		t.Fatal("the orphan object survived the sweep")
+	}
+	if _, err := e.App.Blob.ListParts(t.Context(), "ws/"+ws+"/assets/ast_orphan", orphanUp); err == nil {
+		t.Fatal("the orphan multipart upload survived the sweep")
+	}
+	kept := decode(t, e.Must(200, "GET", "/v1/workspaces/"+ws+"/assets/"+keep, tok, nil))
+	if download(t, kept.DownloadURL) != sha256.Sum256([]byte("kept")) {
+		t.Fatal("the sweep touched an owned object")
+	}
+}
+
+// TestNotMediaIsStoredWithoutProbe: complete records a file ffprobe cannot
+// read, with no probe.
 func TestNotMediaIsStoredWithoutProbe(t *testing.T) {
 	e := apptest.New(t)
 	tok, _ := e.User("ed@example.com")
 	ws := e.Workspace(tok, "W")
-	data := []byte("definitely not a video")
-	created := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{
-		"filename": "notes.bin", "content_type": "application/octet-stream", "size": len(data)}).JSON()
-	if code := put(t, created["upload_url"].(string), "application/octet-stream", data); code != 200 {
-		t.Fatalf("PUT: %d", code)
-	}
-	done := e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+created["id"].(string)+"/complete", tok, nil).JSON()
-	if _, ok := done["probe"]; ok {
-		t.Fatalf("probe recorded for non-media: %v", done["probe"])
+	id := e.UploadAsset(tok, ws, "notes.bin", "application/octet-stream", []byte("definitely not a video"))
+	done := decode(t, e.Must(200, "GET", "/v1/workspaces/"+ws+"/assets/"+id, tok, nil))
+	if done.Probe != nil || done.Status != asset.Complete {
+		t.Fatalf("non-media: %+v", done)
 	}
 }
 
@@ -131,13 +234,14 @@ func TestExpiredUploadURL(t *testing.T) {
 	e := apptest.New(t)
 	tok, _ := e.User("ed@example.com")
 	ws := e.Workspace(tok, "W")
-	// A one-second URL minted straight from the store, as the handler does.
-	url, err := e.App.Blob.PresignPut(t.Context(), "ws/"+ws+"/assets/expired", "video/mp4", 3, time.Second)
+	body := []byte("abc")
+	sum := sha256.Sum256(body)
+	p, err := e.App.Blob.PresignCreate(t.Context(), "ws/"+ws+"/assets/expired", "video/mp4", 3, sum[:], time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2100 * time.Millisecond)
-	if code := put(t, url, "video/mp4", []byte("abc")); code != 403 {
+	if code := send(t, p.URL, p.Headers, body); code != 403 {
 		t.Fatalf("expired URL: %d, want 403", code)
 	}
 }
@@ -146,18 +250,23 @@ func TestCreateValidation(t *testing.T) {
 	e := apptest.New(t)
 	tok, _ := e.User("ed@example.com")
 	ws := e.Workspace(tok, "W")
+	sum := strings.Repeat("ab", 32)
 	for _, tc := range []struct {
 		name string
 		body any
 	}{
-		{"html type", map[string]any{"filename": "x.html", "content_type": "text/html", "size": 1}},
-		{"svg", map[string]any{"filename": "x.svg", "content_type": "image/svg+xml", "size": 1}},
-		{"type params", map[string]any{"filename": "x", "content_type": "video/mp4; codecs=avc1", "size": 1}},
-		{"slash in name", map[string]any{"filename": "../x.mp4", "content_type": "video/mp4", "size": 1}},
-		{"control char", map[string]any{"filename": "x\n.mp4", "content_type": "video/mp4", "size": 1}},
-		{"zero size", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 0}},
-		{"huge", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": int64(6) << 30}},
-		{"unknown field", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 1, "key": "ws/other"}},
+		{"html type", map[string]any{"filename": "x.html", "content_type": "text/html", "size": 1, "sha256": sum}},
+		{"svg", map[string]any{"filename": "x.svg", "content_type": "image/svg+xml", "size": 1, "sha256": sum}},
+		{"type params", map[string]any{"filename": "x", "content_type": "video/mp4; codecs=avc1", "size": 1, "sha256": sum}},
+		{"slash in name", map[string]any{"filename": "../x.mp4", "content_type": "video/mp4", "size": 1, "sha256": sum}},
+		{"control char", map[string]any{"filename": "x\n.mp4", "content_type": "video/mp4", "size": 1, "sha256": sum}},
+		{"zero size", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 0, "sha256": sum}},
+		{"over 5 TiB", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": int64(5)<<40 + 1, "sha256": sum}},
+		{"no sha256", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 1}},
+		{"short sha256", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 1, "sha256": "abcd"}},
+		{"part too small", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 100 << 20, "sha256": sum, "part_size": 1 << 20}},
+		{"too many parts", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": int64(5) << 40, "sha256": sum, "part_size": 5 << 20}},
+		{"unknown field", map[string]any{"filename": "x.mp4", "content_type": "video/mp4", "size": 1, "sha256": sum, "key": "ws/other"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.Do("POST", "/v1/workspaces/"+ws+"/assets", tok, tc.body)
@@ -171,10 +280,9 @@ func TestCreateValidation(t *testing.T) {
 // uploadOnly creates an asset and PUTs body to its upload URL.
 func uploadOnly(t *testing.T, e *apptest.Env, tok, ws, name, ct string, body []byte) string {
 	t.Helper()
-	created := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{
-		"filename": name, "content_type": ct, "size": len(body)}).JSON()
-	if code := put(t, created["upload_url"].(string), ct, body); code != 200 {
+	created := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, apptest.AssetBody(name, ct, body))
+	if code := e.PutUpload(created, body); code != 200 {
 		t.Fatalf("PUT: %d", code)
 	}
-	return created["id"].(string)
+	return created.Str("id")
 }

@@ -35,6 +35,11 @@ const (
 	WorkspacePurge = "workspace-purge"
 	JobReconcile   = "job-reconcile"
 	MailOutbox     = "mail-outbox"
+	// AssetVerify finishes verifying large uploads (whole-object SHA-256,
+	// probe) outside any API request; AssetSweep deletes objects no asset
+	// owns and aborts abandoned multipart uploads.
+	AssetVerify = "asset-verify"
+	AssetSweep  = "asset-sweep"
 )
 
 // Entry is one row of the schedule.
@@ -77,6 +82,8 @@ var Schedule = []Entry{
 	{Name: WorkspacePurge, Rate: 24 * time.Hour},
 	{Name: JobReconcile, Rate: 5 * time.Minute},
 	{Name: MailOutbox, Rate: time.Minute},
+	{Name: AssetVerify, Rate: time.Minute},
+	{Name: AssetSweep, Rate: time.Hour},
 }
 
 // JobFunc runs one job and returns a JSON-able summary.

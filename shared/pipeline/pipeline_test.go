@@ -62,16 +62,7 @@ func clip(t testing.TB, seconds int) []byte {
 // upload creates, uploads and completes an asset.
 func upload(t testing.TB, e *apptest.Env, tok, ws, name, ctype string, data []byte) string {
 	t.Helper()
-	res := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": name, "content_type": ctype, "size": len(data)}).JSON()
-	req, _ := http.NewRequest("PUT", res["upload_url"].(string), bytes.NewReader(data))
-	req.Header.Set("Content-Type", ctype)
-	r, err := http.DefaultClient.Do(req)
-	if err != nil || r.StatusCode != 200 {
-		t.Fatalf("upload: %v %v", err, r)
-	}
-	r.Body.Close()
-	e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+res["id"].(string)+"/complete", tok, nil)
-	return res["id"].(string)
+	return e.UploadAsset(tok, ws, name, ctype, data)
 }
 
 func submit(t testing.TB, e *apptest.Env, tok, ws, key string, body any) apptest.Response {
@@ -407,7 +398,7 @@ func TestSubmitValidation(t *testing.T) {
 	ws := e.Workspace(tok, "W")
 	media := upload(t, e, tok, ws, "clip.mp4", "video/mp4", clip(t, 1))
 	notMedia := upload(t, e, tok, ws, "x.bin", "application/octet-stream", []byte("not media"))
-	pending := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": "p.mp4", "content_type": "video/mp4", "size": 10}).Str("id")
+	pending := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, apptest.AssetBody("p.mp4", "video/mp4", make([]byte, 10))).Str("id")
 	tokB, _ := e.User("b@example.com")
 	wsB := e.Workspace(tokB, "B")
 	foreign := upload(t, e, tokB, wsB, "b.mp4", "video/mp4", clip(t, 1))

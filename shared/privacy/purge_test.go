@@ -71,8 +71,10 @@ func populate(t *testing.T, e *apptest.Env, email, name string) fixture {
 	rel := e.Must(201, "POST", base+"/releases", tok, map[string]string{"name": "R1"}).Str("id")
 	var assets []string
 	for _, fn := range []string{"a.mp4", "b.mp4"} {
-		r := e.Must(201, "POST", base+"/assets", tok, map[string]any{"filename": fn, "content_type": "video/mp4", "size": 5})
-		put(t, r.Str("upload_url"), "12345")
+		r := e.Must(201, "POST", base+"/assets", tok, apptest.AssetBody(fn, "video/mp4", []byte("12345")))
+		if code := e.PutUpload(r, []byte("12345")); code != 200 {
+			t.Fatalf("upload: %d", code)
+		}
 		assets = append(assets, r.Str("id"))
 	}
 	o := e.DB.Owner

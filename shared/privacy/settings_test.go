@@ -122,7 +122,7 @@ func TestDeletionGrace(t *testing.T) {
 		body         any
 	}{
 		{"POST", base + "/projects", map[string]string{"name": "P"}},
-		{"POST", base + "/assets", map[string]any{"filename": "a.mp4", "content_type": "video/mp4", "size": 5}},
+		{"POST", base + "/assets", apptest.AssetBody("a.mp4", "video/mp4", []byte("12345"))},
 		{"POST", base + "/jobs", map[string]any{"inputs": []string{id.New[id.AssetID]().String()}, "preset": "mp4-h264-720p"}},
 		{"PUT", base + "/settings", map[string]any{"training_opt_in": true}},
 		{"PATCH", base, map[string]string{"name": "Renamed"}},

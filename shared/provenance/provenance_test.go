@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,16 +28,7 @@ type world struct {
 
 func uploadAsset(t *testing.T, e *apptest.Env, tok, ws, name string, body []byte) string {
 	t.Helper()
-	r := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": name, "content_type": "application/octet-stream", "size": len(body)})
-	req, _ := http.NewRequest("PUT", r.Str("upload_url"), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("upload: %v %v", err, res)
-	}
-	res.Body.Close()
-	e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+r.Str("id")+"/complete", tok, nil)
-	return r.Str("id")
+	return e.UploadAsset(tok, ws, name, "application/octet-stream", body)
 }
 
 func publishWorld(t *testing.T, e *apptest.Env, email string) *world {

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -287,4 +289,47 @@ func (e *Env) Join(ownerToken, ws, memberToken, email, role string) {
 	e.T.Helper()
 	e.Invite(ownerToken, ws, email, role)
 	e.Must(http.StatusOK, "POST", "/v1/invitations/accept", memberToken, map[string]string{"token": e.InvitationToken(email)})
+}
+
+// AssetBody is the create-asset request body declaring data (its size and
+// SHA-256) as a file called name of type contentType.
+func AssetBody(name, contentType string, data []byte) map[string]any {
+	sum := sha256.Sum256(data)
+	return map[string]any{"filename": name, "content_type": contentType, "size": len(data), "sha256": hex.EncodeToString(sum[:])}
+}
+
+// PutUpload sends data to a created asset's presigned upload (upload_url
+// with upload_headers, as a client must) and returns the HTTP status.
+func (e *Env) PutUpload(created Response, data []byte) int {
+	e.T.Helper()
+	var c struct {
+		URL     string            `json:"upload_url"`
+		Headers map[string]string `json:"upload_headers"`
+	}
+	if err := json.Unmarshal(created.Body, &c); err != nil || c.URL == "" {
+		e.T.Fatalf("not a created single-PUT asset: %s", created.Body)
+	}
+	req, _ := http.NewRequest("PUT", c.URL, bytes.NewReader(data))
+	for k, v := range c.Headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// UploadAsset creates, uploads and completes an asset of data and returns
+// its id.
+func (e *Env) UploadAsset(token, ws, name, contentType string, data []byte) string {
+	e.T.Helper()
+	created := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", token, AssetBody(name, contentType, data))
+	if code := e.PutUpload(created, data); code != 200 {
+		e.T.Fatalf("upload %s: status %d", name, code)
+	}
+	id := created.Str("id")
+	e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+id+"/complete", token, nil)
+	return id
 }
