@@ -16,6 +16,8 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/asset"
+	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/blob/s3blob/s3test"
 )
 
 // clip makes a real one-second H.264/AAC MP4 with ffmpeg.
@@ -47,19 +49,7 @@ func decode(t *testing.T, r apptest.Response) asset.Asset {
 // send PUTs body to url with headers; drop removes some of them first.
 func send(t *testing.T, url string, headers map[string]string, body []byte, drop ...string) int {
 	t.Helper()
-	req, _ := http.NewRequest("PUT", url, bytes.NewReader(body))
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	for _, k := range drop {
-		req.Header.Del(k)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	return s3test.Send(t, blob.Presigned{URL: url, Headers: headers}, body, drop...)
 }
 
 func download(t *testing.T, url string) [32]byte {

@@ -7,6 +7,7 @@ import (
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/media/mediatest"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 // TestCompleteRefusesReferences: each hostile file of the corpus, uploaded
@@ -23,7 +24,7 @@ func TestCompleteRefusesReferences(t *testing.T) {
 			t.Run(a.Name+" as "+ct, func(t *testing.T) {
 				id := uploadOnly(t, e, tok, ws, "x.mp4", ct, a.Body)
 				r := e.Do("POST", "/v1/workspaces/"+ws+"/assets/"+id+"/complete", tok, nil)
-				if r.Status != 422 || r.Header.Get("Content-Type") != "application/problem+json" {
+				if r.Status != 422 || r.Header.Get("Content-Type") != "application/problem+json" || r.Str("type") != problem.MediaRefused.Type() {
 					t.Fatalf("complete: %d %s, want 422 problem", r.Status, r.Body)
 				}
 				if d := r.Str("detail"); !strings.Contains(d, "detected format: "+a.Format) {

@@ -154,7 +154,7 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *guard.Acce
 	case Complete, Verifying:
 		return s.answer(w, as)
 	case Rejected:
-		return problem.E(op, problem.Unprocessable, "this upload was rejected: "+as.Error)
+		return rejection(op, as.Error)
 	}
 	var o outcome
 	if as.Multipart != nil {
@@ -180,7 +180,7 @@ func (s *Service) complete(w http.ResponseWriter, r *http.Request, a *guard.Acce
 		return err
 	}
 	if out.Status == Rejected {
-		return problem.E(op, problem.Unprocessable, "upload rejected: "+out.Error)
+		return rejection(op, out.Error)
 	}
 	return s.answer(w, out)
 }
@@ -197,7 +197,7 @@ func (s *Service) completeSingle(ctx context.Context, as Asset) (outcome, error)
 	const op = "asset.Complete"
 	c, err := s.store.Head(ctx, as.key)
 	if errors.Is(err, blob.ErrNotFound) {
-		return outcome{}, problem.E(op, problem.Conflict, "nothing was uploaded yet: PUT the file to upload_url with upload_headers, then complete")
+		return outcome{}, problem.UploadIncomplete.E(op, "nothing was uploaded yet: PUT the file to upload_url with upload_headers, then complete")
 	}
 	if err != nil {
 		return outcome{}, problem.Wrap(op, problem.Unavailable, err)
@@ -251,7 +251,7 @@ func (s *Service) completeMultipart(ctx context.Context, as Asset) (outcome, err
 		if len(missing) > 20 {
 			missing = append(missing[:20], "…")
 		}
-		return outcome{}, problem.E(op, problem.Conflict, fmt.Sprintf("%d of %d parts are missing or of the wrong size: %s (GET …/parts lists what the store has)",
+		return outcome{}, problem.UploadIncomplete.E(op, fmt.Sprintf("%d of %d parts are missing or of the wrong size: %s (GET …/parts lists what the store has)",
 			len(missing), as.Multipart.PartCount, strings.Join(missing, ", ")))
 	}
 	want := Composite(ordered)
@@ -319,9 +319,21 @@ func (s *Service) probe(ctx context.Context, as Asset, o outcome, budget time.Du
 	return o
 }
 
+// rejection answers a rejected upload: media-refused when the format was
+// refused, upload-mismatch otherwise.
+func rejection(op, reason string) error {
+	if strings.Contains(reason, refusedMarker) {
+		return problem.MediaRefused.E(op, "upload rejected: "+reason)
+	}
+	return problem.UploadMismatch.E(op, "upload rejected: "+reason)
+}
+
+// refusedMarker ends every refused-format reason (and names the format).
+const refusedMarker = " (detected format: "
+
 // refusedDetail describes a refused format for the problem and the record.
 func refusedDetail(rf *media.RefusedError) string {
-	return strings.TrimPrefix(rf.Error(), "media: ") + " (detected format: " + rf.Format + ")"
+	return strings.TrimPrefix(rf.Error(), "media: ") + refusedMarker + rf.Format + ")"
 }
 
 // record stores an outcome for a pending asset (or a verifying one, for

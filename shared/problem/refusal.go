@@ -58,6 +58,12 @@ var (
 		"Send an output Framebroker signed (MP4 or JPEG); playlists and MPEG-TS rungs carry none.")
 	MediaUnreadable = refusal("media-unreadable", Unprocessable, "Not a readable MP4 or JPEG",
 		"Send the file exactly as downloaded; only ISO BMFF (MP4) and JPEG files carry embedded credentials here.")
+	MediaRefused = refusal("media-refused", Unprocessable, "Media format refused",
+		"Upload self-contained media whose format matches content_type (MP4/MOV, Matroska/WebM, MXF, WAV/AIFF/FLAC/MP3/AAC, PNG/JPEG/TIFF/EXR); playlists (HLS, DASH) and reference lists (ffconcat) are never accepted. `detail` names the detected format.")
+	UploadMismatch = refusal("upload-mismatch", Unprocessable, "Uploaded bytes do not match the declaration",
+		"The stored object's size, type or SHA-256 differs from what the asset declared; the upload is rejected and deleted. Create a new asset with the file's real size and SHA-256.")
+	UploadIncomplete = refusal("upload-incomplete", Conflict, "Upload not finished",
+		"PUT the file (or the parts `detail` lists as missing; GET …/parts shows what the store holds) to the presigned URLs with their headers, then complete again.")
 	InvitationEmailMismatch = refusal("invitation-email-mismatch", Forbidden, "Invitation is for another address",
 		"Sign in with the account of the invited address (or sign up with it), verify it, then open the link again.")
 )

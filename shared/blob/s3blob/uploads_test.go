@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -18,20 +17,7 @@ import (
 )
 
 func send(t *testing.T, p blob.Presigned, body []byte, drop ...string) int {
-	t.Helper()
-	req, _ := http.NewRequest(p.Method, p.URL, bytes.NewReader(body))
-	for k, v := range p.Headers {
-		req.Header.Set(k, v)
-	}
-	for _, k := range drop {
-		req.Header.Del(k)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	return s3test.Send(t, p, body, drop...)
 }
 
 // TestCreateOnceWithChecksum against versitygw: the signed checksum makes
