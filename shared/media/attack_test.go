@@ -178,3 +178,23 @@ func requireFFprobe(t *testing.T) {
 		t.Fatal("ffprobe not installed (scripts/install.sh installs it)")
 	}
 }
+
+// TestAllowListsAloneStopAttacks runs ffprobe with only InputArgs (no
+// Sniff in front, as the worker runs ffmpeg): the allow-lists by themselves
+// keep every attack from reaching the listener.
+func TestAllowListsAloneStopAttacks(t *testing.T) {
+	requireFFprobe(t)
+	l := mediatest.NewListener(t)
+	for _, a := range media.Attacks(l.URL) {
+		url := serve(t, a.Body)
+		args, err := media.InputArgs(url, media.Formats("video/mp4"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("ffprobe", append(append([]string{"-v", "error"}, args...), "-show_format", "-i", url)...).CombinedOutput()
+		if err == nil {
+			t.Fatalf("%s: ffprobe read it: %s", a.Name, out)
+		}
+	}
+	l.RequireSilent(t)
+}

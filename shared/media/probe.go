@@ -9,7 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
+	"strconv"
 	"time"
 )
 
@@ -40,6 +44,12 @@ func (f FFprobe) Probe(ctx context.Context, input, contentType string) (json.Raw
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// First check: playlists and reference lists by their first bytes.
+	// ffprobe's own detection of them depends on scores that vary with the
+	// content; the allow-list below stops them either way, this names them.
+	if f := Sniff(readHead(ctx, input)); f != "" {
+		return nil, &RefusedError{Format: f, ContentType: contentType}
+	}
 	args := append([]string{"-hide_banner", "-v", "error"}, confine...)
 	args = append(args, "-print_format", "json", "-show_format", "-show_streams", "-i", input)
 	var out, errb bytes.Buffer
@@ -72,4 +82,47 @@ func (f FFprobe) Probe(ctx context.Context, input, contentType string) (json.Raw
 		return nil, ErrUnreadable
 	}
 	return compact.Bytes(), nil
+}
+
+// headClient fetches the first bytes of a presigned input. It follows no
+// redirects: the input is one object, not whatever it points to.
+var headClient = &http.Client{
+	Timeout:       IOTimeout,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// readHead returns up to SniffLen leading bytes of input (a URL Protocols
+// allows, or a local path), or nil if they cannot be read (ffprobe then
+// decides alone).
+func readHead(ctx context.Context, input string) []byte {
+	protos, err := Protocols(input)
+	if err != nil {
+		return nil
+	}
+	var r io.ReadCloser
+	if protos == "file" {
+		f, err := os.Open(input)
+		if err != nil {
+			return nil
+		}
+		r = f
+	} else {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, input, nil)
+		if err != nil {
+			return nil
+		}
+		req.Header.Set("Range", "bytes=0-"+strconv.Itoa(SniffLen-1))
+		res, err := headClient.Do(req)
+		if err != nil {
+			return nil
+		}
+		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent {
+			res.Body.Close()
+			return nil
+		}
+		r = res.Body
+	}
+	defer r.Close()
+	b, _ := io.ReadAll(io.LimitReader(r, SniffLen))
+	return b
 }
