@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -15,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
+	"github.com/framebroker/framebroker/shared/identity"
 )
 
 // browser starts headless Chromium (Debian's package, from
@@ -406,6 +409,31 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("dropped", func(t *testing.T) {
+		// A real drop event carrying the manifest and one file, built in
+		// the page (the drop zone's handler collects them).
+		var verdict, fileText string
+		run(t, ctx,
+			open(e.Server.URL+"/verify"),
+			chromedp.WaitVisible(`#drop`, chromedp.ByQuery),
+			chromedp.Evaluate(`fetch('/v1/provenance/`+rel+`').then(r => r.text()).then(m => {
+				const dt = new DataTransfer();
+				dt.items.add(new File([m], 'manifest.json', {type: 'application/json'}));
+				dt.items.add(new File([new Uint8Array(70).fill(7)], 'sh020.mov'));
+				document.querySelector('#drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+				return document.querySelectorAll('#file-list li').length;
+			})`, nil, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+			chromedp.WaitVisible(`#file-list li`, chromedp.ByQuery),
+			chromedp.Click(`#verify-form button[type=submit]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#result`, chromedp.ByQuery),
+			chromedp.Text(`#verdict`, &verdict, chromedp.ByQuery),
+			chromedp.Text(`#file-checks`, &fileText, chromedp.ByQuery),
+		)
+		if !strings.HasPrefix(verdict, "Verified") || !strings.Contains(fileText, "sh020.mov matches") {
+			t.Fatalf("dropped files: verdict %q, files %q", verdict, fileText)
+		}
+	})
+
 	t.Run("tampered", func(t *testing.T) {
 		bad := append([]byte(nil), files["sh010.mov"]...)
 		bad[len(bad)/2] ^= 1
@@ -503,4 +531,48 @@ func TestAcceptInvitationInBrowser(t *testing.T) {
 	}
 	guest := e.Must(200, "POST", "/v1/auth/login", "", map[string]string{"email": "guest@example.com", "password": pw}).Str("token")
 	e.Must(200, "GET", "/v1/workspaces/"+ws, guest, nil)
+}
+
+// TestResetWithSecondFactorInBrowser: for an account with TOTP on, the
+// reset page first asks for the second factor (nothing is spent), then
+// sets the password with a recovery code.
+func TestResetWithSecondFactorInBrowser(t *testing.T) {
+	e := apptest.New(t)
+	tok, _ := e.User("totp@example.com")
+	r := e.Must(200, "POST", "/v1/auth/totp/enroll", tok, nil)
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(r.Str("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var confirmed struct {
+		RecoveryCodes []string `json:"recovery_codes"`
+	}
+	if err := json.Unmarshal(e.Must(200, "POST", "/v1/auth/totp/confirm", tok, map[string]string{"code": identity.TOTP(key, time.Now())}).Body, &confirmed); err != nil || len(confirmed.RecoveryCodes) == 0 {
+		t.Fatalf("no recovery codes (%v)", err)
+	}
+	n := len(e.Mail.Messages())
+	e.Must(202, "POST", "/v1/auth/password-reset", "", map[string]string{"email": "totp@example.com"})
+	link := mailLink(t, e, n+1)
+	ctx := browser(t)
+	const newPW = "another new long password"
+	run(t, ctx,
+		open(link),
+		chromedp.WaitVisible(`#password`, chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, newPW, chromedp.ByQuery),
+		chromedp.Click(`#reset-form button[type=submit]`, chromedp.ByQuery),
+	)
+	if text, class := statusText(t, ctx); class != "bad" || !strings.Contains(text, "two-factor code") {
+		t.Fatalf("without the factor the page says %q (%s)", text, class)
+	}
+	run(t, ctx,
+		chromedp.WaitVisible(`#factor`, chromedp.ByQuery),
+		chromedp.SendKeys(`#factor`, confirmed.RecoveryCodes[0], chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#status').className = ''`, nil),
+		chromedp.Click(`#reset-form button[type=submit]`, chromedp.ByQuery),
+	)
+	if text, class := statusText(t, ctx); class != "good" || !strings.Contains(text, "totp@example.com") {
+		t.Fatalf("with a recovery code the page says %q (%s)", text, class)
+	}
+	e.Must(401, "POST", "/v1/auth/login", "", map[string]string{"email": "totp@example.com", "password": newPW}) // needs the factor
+	e.Must(200, "POST", "/v1/auth/login", "", map[string]string{"email": "totp@example.com", "password": newPW, "recovery_code": confirmed.RecoveryCodes[1]})
 }
