@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
@@ -33,6 +34,8 @@ func TestOutputsCarryContentCredentials(t *testing.T) {
 	tok, _ := e.User("cc@example.com")
 	ws := e.Workspace(tok, "W")
 	in := upload(t, e, tok, ws, "clip.mp4", "video/mp4", clip(t, 2))
+	// The workspace declares AI-generated media: every action says so.
+	e.Must(200, "PUT", "/v1/workspaces/"+ws+"/content-credentials", tok, map[string]any{"digital_source_type": c2pa.SourceTrainedAlgorithmic})
 	root, err := (&credentials.Issuer{Keys: e.App.Keys}).Root(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +79,9 @@ func TestOutputsCarryContentCredentials(t *testing.T) {
 				ref := c2patest.Read(t, o.ContentType, data, nil)
 				if ref.ValidationState != "Valid" || !ref.OK() {
 					t.Fatalf("%s: reference reader: %q %v\n%s", o.Name, ref.ValidationState, ref.Failures(), ref.Raw)
+				}
+				if !strings.Contains(ref.Raw, c2pa.SourceTrainedAlgorithmic) || !strings.Contains(ref.Raw, "c2pa.transcoded") {
+					t.Errorf("%s: the actions lack c2pa.transcoded with the declared digital source type", o.Name)
 				}
 				if tr := c2patest.Read(t, o.ContentType, data, root.PEM()); tr.ValidationState != "Trusted" {
 					t.Errorf("%s: with Framebroker's root as anchor: %q", o.Name, tr.ValidationState)
