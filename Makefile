@@ -63,14 +63,15 @@ synth: build
 # cdk deploy into the account and region of the AWS credentials in use
 # (README "Deploying to AWS"); DEPLOY_FLAGS passes options through. The
 # worker image is pushed by digest (no Docker: ECR login from the AWS
-# credentials) to WORKER_REPO, by default the CDK bootstrap's
-# container-assets repository, and the stack is given exactly that
-# reference (context workerImage=HOST/REPO@sha256:…, also recorded in
-# build/worker-image.json).
+# credentials) to the ECR repository WORKER_REPO of that account and region
+# (default: the CDK bootstrap's container-assets repository), recorded in
+# build/worker-image.json, and the stack runs exactly that digest
+# (context workerImageDigest, and workerImageRepository unless default).
 WORKER_REPO ?= cdk-bootstrap
 deploy: build
 	$(GO) run ./ffmpeg-layer/artifacts push -ecr -layout build/worker-image -repo $(WORKER_REPO) -record build/worker-image.json
-	scripts/cdk.sh deploy -c workerImage=$$(sed -n 's/.*"image": "\(.*\)".*/\1/p' build/worker-image.json) $(DEPLOY_FLAGS)
+	scripts/cdk.sh deploy -c workerImageDigest=$$(cat build/worker-image/DIGEST) \
+		$(if $(filter-out cdk-bootstrap,$(WORKER_REPO)),-c workerImageRepository=$(WORKER_REPO)) $(DEPLOY_FLAGS)
 
 clean:
 	rm -rf .local/dev .local/test cdk.out

@@ -29,11 +29,16 @@ func push(layoutDir, repo, record string, useECR bool) (string, error) {
 	if repo == "" {
 		return "", fmt.Errorf("push: -repo is required")
 	}
-	if repo == CDKBootstrapRepo {
-		var err error
-		if repo, err = cdkAssetsRepo(context.Background()); err != nil {
+	if host, _, _ := strings.Cut(repo, "/"); useECR && !strings.Contains(host, ".") {
+		// A repository name: in the ECR registry of the credentials in use.
+		registry, bootstrap, err := ecrRegistry(context.Background())
+		if err != nil {
 			return "", err
 		}
+		if repo == CDKBootstrapRepo {
+			repo = bootstrap
+		}
+		repo = registry + "/" + repo
 	}
 	p, err := layout.FromPath(layoutDir)
 	if err != nil {
@@ -95,22 +100,25 @@ func push(layoutDir, repo, record string, useECR bool) (string, error) {
 // CDKBootstrapRepo as -repo names the CDK bootstrap's container-assets
 // repository of the account and region in use (it exists once the account
 // is bootstrapped, before the stack, so the stack can reference the digest
-// on its first deploy).
+// on its first deploy; the stack's default workerImageRepository).
 const CDKBootstrapRepo = "cdk-bootstrap"
 
-func cdkAssetsRepo(ctx context.Context) (string, error) {
+// ecrRegistry is the ECR registry host of the credentials' account and
+// region, and the CDK bootstrap's container-assets repository name there.
+func ecrRegistry(ctx context.Context) (registry, bootstrapRepo string, err error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return "", fmt.Errorf("push: AWS configuration: %w", err)
+		return "", "", fmt.Errorf("push: AWS configuration: %w", err)
 	}
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil || id.Account == nil {
-		return "", fmt.Errorf("push: account of the AWS credentials: %v", err)
+		return "", "", fmt.Errorf("push: account of the AWS credentials: %v", err)
 	}
 	if cfg.Region == "" {
-		return "", fmt.Errorf("push: no AWS region configured")
+		return "", "", fmt.Errorf("push: no AWS region configured")
 	}
-	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/cdk-hnb659fds-container-assets-%s-%s", *id.Account, cfg.Region, *id.Account, cfg.Region), nil
+	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com", *id.Account, cfg.Region),
+		fmt.Sprintf("cdk-hnb659fds-container-assets-%s-%s", *id.Account, cfg.Region), nil
 }
 
 // ecrAuth is a registry login from ECR's GetAuthorizationToken with the
