@@ -491,6 +491,13 @@ func TestReleaseBindsJobTrail(t *testing.T) {
 	if len(outs) != 1 || outs[0].(map[string]any)["job"] != jobID {
 		t.Fatalf("manifest outputs %v", outs)
 	}
+	// The release manifest references the output's Content Credentials.
+	var jid id.JobID
+	_ = jid.UnmarshalText([]byte(jobID))
+	verified, _ := verifiedEntry(t, e, ws, jid)
+	if want := verified["sprite.jpg"].ContentCredentials.ManifestSHA256; want == "" || outs[0].(map[string]any)["content_credentials_sha256"] != want {
+		t.Fatalf("manifest output's content_credentials_sha256 %v, the trail recorded %q", outs[0].(map[string]any)["content_credentials_sha256"], want)
+	}
 	v := e.Must(200, "POST", "/v1/provenance/verify", "", pub["envelope"]).JSON()
 	if v["valid"] != true {
 		t.Fatalf("verify %v", v)

@@ -71,6 +71,10 @@ type Output struct {
 	Size        int64      `json:"size"`
 	SHA256      string     `json:"sha256"`
 	Job         string     `json:"job,omitempty"`
+	// ContentCredentials is the SHA-256 of the C2PA manifest store embedded
+	// in the file (as the job's trail recorded it), for encode outputs that
+	// carry one.
+	ContentCredentials string `json:"content_credentials_sha256,omitempty"`
 }
 
 // Job is a job that produced outputs, with the SHA-256 of its audit trail.

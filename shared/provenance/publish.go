@@ -112,7 +112,12 @@ func (s *Service) snapshot(ctx context.Context, tx pgx.Tx, rel id.ReleaseID) ([]
 		index[shots[i].Shot] = i
 		ids[i] = shots[i].Shot
 	}
-	rows, err = tx.Query(ctx, `SELECT so.shot_id, a.id, a.filename, a.content_type, a.size, a.sha256, so.job_id
+	// An encode output's Content Credentials: the manifest hash the job's
+	// trail recorded for this file when it was sealed (NULL otherwise).
+	rows, err = tx.Query(ctx, `SELECT so.shot_id, a.id, a.filename, a.content_type, a.size, a.sha256, so.job_id,
+		(SELECT o->'content_credentials'->>'manifest_sha256' FROM job_events e, jsonb_array_elements(e.detail->'outputs') o
+		  WHERE e.job_id = so.job_id AND e.workspace_id = so.workspace_id AND e.stage = 'verified'
+		    AND o->>'sha256' = encode(a.sha256, 'hex') LIMIT 1)
 		FROM shot_outputs so JOIN assets a ON a.id = so.asset_id AND a.workspace_id = so.workspace_id
 		WHERE so.shot_id = ANY($1) AND a.status = 'complete' ORDER BY so.shot_id, a.id`, ids)
 	if err != nil {
@@ -130,8 +135,12 @@ func (s *Service) snapshot(ctx context.Context, tx pgx.Tx, rel id.ReleaseID) ([]
 		var o Output
 		var sum []byte
 		var job *uuid.UUID
-		if err := rows.Scan(&sh, &o.Asset, &o.Filename, &o.ContentType, &o.Size, &sum, &job); err != nil {
+		var cred *string
+		if err := rows.Scan(&sh, &o.Asset, &o.Filename, &o.ContentType, &o.Size, &sum, &job, &cred); err != nil {
 			return nil, err
+		}
+		if cred != nil {
+			o.ContentCredentials = *cred
 		}
 		o.SHA256 = hex.EncodeToString(sum)
 		i := index[sh]
