@@ -52,34 +52,77 @@ func TestAllowExactBurst(t *testing.T) {
 }
 
 // TestAllowRefills: after one emission interval exactly one more request is
-// admitted; Reset restores the full burst.
+// admitted; Reset restores the full burst. The GCRA arithmetic runs at a
+// test clock (TakeAt), so a slow machine cannot regain a request between
+// the calls; TestAllowRefillsOnDatabaseClock covers the database clock.
 func TestAllowRefills(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := context.Background()
 	rate := ratelimit.Rate{Count: 5, Per: time.Second} // one per 200 ms
+	l := ratelimit.Limit{Name: "k", Key: "k", Rate: rate, Burst: 2}
+	t0 := time.Now().Truncate(time.Second)
+	take := func(at time.Time) ratelimit.Decision {
+		t.Helper()
+		dec, err := ratelimit.TakeAt(ctx, d.App, at, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dec
+	}
 	for i := 0; i < 2; i++ {
-		if ok, _, _ := ratelimit.Allow(ctx, d.App, "k", rate, 2); !ok {
+		if !take(t0).Allowed {
 			t.Fatal("burst refused")
 		}
 	}
-	ok, retry, _ := ratelimit.Allow(ctx, d.App, "k", rate, 2)
-	if ok {
-		t.Fatal("third allowed")
+	if dec := take(t0); dec.Allowed || dec.RetryAfter != 200*time.Millisecond {
+		t.Fatalf("third: allowed %v, retry after %s, want refused for 200ms", dec.Allowed, dec.RetryAfter)
 	}
-	time.Sleep(retry + 20*time.Millisecond)
-	if ok, _, _ := ratelimit.Allow(ctx, d.App, "k", rate, 2); !ok {
+	if take(t0.Add(199 * time.Millisecond)).Allowed {
+		t.Fatal("admitted before Retry-After")
+	}
+	t1 := t0.Add(200 * time.Millisecond)
+	if !take(t1).Allowed {
 		t.Fatal("refused after waiting Retry-After")
 	}
-	if ok, _, _ := ratelimit.Allow(ctx, d.App, "k", rate, 2); ok {
+	if take(t1).Allowed {
 		t.Fatal("two admitted after one interval")
 	}
 	if err := ratelimit.Reset(ctx, d.App, "k"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if ok, _, _ := ratelimit.Allow(ctx, d.App, "k", rate, 2); !ok {
+		if !take(t1).Allowed {
 			t.Fatal("refused after reset")
 		}
+	}
+}
+
+// TestAllowRefillsOnDatabaseClock: on the database clock (Allow), a key
+// refused for Retry-After admits a request once that time has passed.
+// Only "at least" facts are asserted: a slow machine can only make more
+// time pass.
+func TestAllowRefillsOnDatabaseClock(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	rate := ratelimit.Rate{Count: 5, Per: time.Second} // one per 200 ms
+	for i := 0; i < 2; i++ {
+		_, _, _ = ratelimit.Allow(ctx, d.App, "k", rate, 2)
+	}
+	ok, retry, err := ratelimit.Allow(ctx, d.App, "k", rate, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		// More than 200 ms passed since the burst: the limit regained a
+		// request, as it should; nothing else to check on this clock.
+		return
+	}
+	if retry <= 0 || retry > 200*time.Millisecond {
+		t.Fatalf("retry after %s, want within (0, 200ms]", retry)
+	}
+	time.Sleep(retry + 20*time.Millisecond)
+	if ok, _, _ := ratelimit.Allow(ctx, d.App, "k", rate, 2); !ok {
+		t.Fatal("refused after waiting Retry-After")
 	}
 }
 
