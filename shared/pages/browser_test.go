@@ -7,7 +7,6 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,7 +343,7 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 	var shots []string
 	for _, name := range []string{"sh010.mov", "sh020.mov"} {
 		shot := e.Must(201, "POST", "/v1/workspaces/"+ws+"/projects/"+prj+"/shots", tok, map[string]string{"name": strings.TrimSuffix(name, ".mov")}).Str("id")
-		ast := upload(t, e, tok, ws, name, files[name])
+		ast := e.UploadAsset(tok, ws, name, "application/octet-stream", files[name])
 		e.Must(201, "POST", "/v1/workspaces/"+ws+"/shots/"+shot+"/outputs", tok, map[string]string{"asset": ast})
 		shots = append(shots, shot)
 		if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
@@ -483,22 +482,6 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 	})
 }
 
-func upload(t *testing.T, e *apptest.Env, tok, ws, name string, body []byte) string {
-	t.Helper()
-	r := e.Must(201, "POST", "/v1/workspaces/"+ws+"/assets", tok, map[string]any{"filename": name, "content_type": "application/octet-stream", "size": len(body)})
-	req, _ := http.NewRequest("PUT", r.Str("upload_url"), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("upload: %s", res.Status)
-	}
-	e.Must(200, "POST", "/v1/workspaces/"+ws+"/assets/"+r.Str("id")+"/complete", tok, nil)
-	return r.Str("id")
-}
 
 // TestAcceptInvitationInBrowser: the invitee opens the mailed link while
 // signed out, signs in from the page, comes back to it, and accepts; the
