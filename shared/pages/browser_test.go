@@ -482,7 +482,6 @@ func TestVerifyReleaseInBrowser(t *testing.T) {
 	})
 }
 
-
 // TestAcceptInvitationInBrowser: the invitee opens the mailed link while
 // signed out, signs in from the page, comes back to it, and accepts; the
 // API then lists the workspace for them.
