@@ -21,6 +21,7 @@ var commands = []command{
 	{"stack", "[--dir .local/test] [--fresh] [--pg-port N] [--s3-port N] [--stripe-port N] -- CMD [ARG...]", "run CMD with a local stack's environment, then stop the stack", runStack},
 	{"keyring", "new | rotate", "make or rotate the signing keyring kept in Secrets Manager (stdin → stdout)", runKeyring},
 	{"stripe", "trigger EVENT --workspace WS [--amount CENTS]", "send a signed Stripe test event to the dev API (card verified, credits bought)", runStripe},
+	{"upload", "FILE --workspace WS [--url URL] [--part-size BYTES]", "upload a file as a multipart asset (FRAMEBROKER_TOKEN), with a progress bar; run again to resume", runUpload},
 	{"ledger", "verify FILE [--key PUB]", "verify a ledger JSONL export offline; names the first broken line", runLedger},
 	{"provenance", "verify MANIFEST --key KEY [--files DIR] | MEDIA --key KEY", "verify a release's signed manifest, or a file's Content Credentials, offline", runProvenance},
 }
