@@ -190,7 +190,8 @@ func TestUploadURLAfterDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.App.Assets.Sweep(t.Context())
+	// Only this workspace's folder: other packages' tests share the bucket.
+	res, err := e.App.Assets.SweepUnder(t.Context(), "ws/"+ws+"/")
 	if err != nil || res.Objects < 1 || res.Uploads < 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
 	}

@@ -172,8 +172,17 @@ const StaleUpload = 7 * 24 * time.Hour
 // rejected upload) and aborts multipart uploads no pending asset is
 // waiting for, or older than StaleUpload. It runs as the asset-sweep cron.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	return s.SweepUnder(ctx, "ws/")
+}
+
+// SweepUnder is Sweep limited to the keys under prefix (a "ws/…/" folder):
+// tests sweep only their own workspace of the shared local bucket.
+func (s *Service) SweepUnder(ctx context.Context, prefix string) (SweepResult, error) {
 	var res SweepResult
-	keys, err := s.store.List(ctx, "ws/", 0)
+	if !strings.HasPrefix(prefix, "ws/") || !strings.HasSuffix(prefix, "/") {
+		return res, fmt.Errorf("asset: sweep prefix %q is not a ws/ folder", prefix)
+	}
+	keys, err := s.store.List(ctx, prefix, 0)
 	if err != nil {
 		return res, err
 	}
@@ -199,7 +208,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			}
 		}
 	}
-	ups, err := s.store.ListMultipart(ctx, "ws/", time.Now())
+	ups, err := s.store.ListMultipart(ctx, prefix, time.Now())
 	if err != nil {
 		return res, err
 	}
@@ -211,7 +220,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	if err != nil {
 		return res, err
 	}
-	old, err := s.store.ListMultipart(ctx, "ws/", time.Now().Add(-StaleUpload))
+	old, err := s.store.ListMultipart(ctx, prefix, time.Now().Add(-StaleUpload))
 	if err != nil {
 		return res, err
 	}
