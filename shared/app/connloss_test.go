@@ -36,12 +36,14 @@ func TestConnectionLossIsInvisible(t *testing.T) {
 	}
 	defer admin.Close(context.Background())
 
+	const clients = 4
 	var done, failed atomic.Int64
+	var perClient [clients]atomic.Int64 // requests each client finished
 	var firstFailure atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	for range 4 {
+	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -66,25 +68,36 @@ func TestConnectionLossIsInvisible(t *testing.T) {
 					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %s", res.StatusCode, b))
 				}
 				done.Add(1)
+				perClient[c].Add(1)
 			}
 		}()
 	}
-	// waitFor blocks until n more requests completed (progress, not time;
-	// the deadline only keeps a broken server from hanging the test).
+	// waitFor blocks until every client has finished n more requests
+	// (progress, not time; the deadline only keeps a broken server from
+	// hanging the test). Waiting on each client, not on the total, means
+	// a request that was in flight (or retrying) when connections were
+	// terminated has finished before the next round: each round is one
+	// failover, as in production, not a second one landing on a retry's
+	// fresh connection on a slow machine.
 	waitFor := func(n int64) {
 		t.Helper()
-		target := done.Load() + n
+		var target [clients]int64
+		for i := range perClient {
+			target[i] = perClient[i].Load() + n
+		}
 		deadline := time.Now().Add(60 * time.Second)
-		for done.Load() < target {
-			if time.Now().After(deadline) {
-				close(stop)
-				wg.Wait()
-				t.Fatalf("no progress: %d requests done, %d failed", done.Load(), failed.Load())
+		for i := range perClient {
+			for perClient[i].Load() < target[i] {
+				if time.Now().After(deadline) {
+					close(stop)
+					wg.Wait()
+					t.Fatalf("no progress: %d requests done, %d failed", done.Load(), failed.Load())
+				}
+				time.Sleep(2 * time.Millisecond)
 			}
-			time.Sleep(2 * time.Millisecond)
 		}
 	}
-	waitFor(50)
+	waitFor(12)
 	var killed int64
 	for range 5 {
 		var n int64
@@ -93,7 +106,7 @@ func TestConnectionLossIsInvisible(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed += n
-		waitFor(40)
+		waitFor(10)
 	}
 	close(stop)
 	wg.Wait()

@@ -83,7 +83,7 @@ var Schedule = []Entry{
 	{Name: JobReconcile, Rate: 5 * time.Minute},
 	{Name: MailOutbox, Rate: time.Minute},
 	{Name: AssetVerify, Rate: time.Minute},
-	{Name: AssetSweep, Rate: time.Hour},
+	{Name: AssetSweep, Rate: 24 * time.Hour}, // daily: an hourly run would keep a paused Aurora awake
 }
 
 // JobFunc runs one job and returns a JSON-able summary.
