@@ -3,6 +3,7 @@ package identity_test
 import (
 	"bytes"
 	"encoding/base32"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/identity"
+	"github.com/framebroker/framebroker/shared/problem"
 	"github.com/framebroker/framebroker/shared/ratelimit"
 )
 
@@ -71,6 +73,16 @@ func login2(e *apptest.Env, email string, extra map[string]string) apptest.Respo
 	return e.Do("POST", "/v1/auth/login", "", body)
 }
 
+// problemType is the problem `type` of a refusal.
+func problemType(t *testing.T, r apptest.Response) string {
+	t.Helper()
+	var p problem.Body
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("%d %s: not a problem (%v)", r.Status, r.Body, err)
+	}
+	return p.Type
+}
+
 func TestTOTPLogin(t *testing.T) {
 	e := newEnv(t)
 	const email = "totp@example.com"
@@ -115,13 +127,17 @@ func TestTOTPLogin(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", tc.name, r.Status, r.Body, tc.want)
 		}
 	}
-	if r := login2(e, email, nil); !strings.Contains(string(r.Body), "two-factor") {
-		t.Errorf("missing factor not named: %s", r.Body)
+	// The missing factor is a typed refusal (the pages key on the type).
+	if r := login2(e, email, nil); problemType(t, r) != problem.SecondFactorRequired.Type() {
+		t.Errorf("missing factor: %d %s, want type %s", r.Status, r.Body, problem.SecondFactorRequired.Type())
 	}
 	// A wrong password with a right code is still a wrong password.
 	r := e.Do("POST", "/v1/auth/login", "", map[string]string{"email": email, "password": "wrong wrong wrong", "recovery_code": codes[2]})
 	if r.Status != http.StatusUnauthorized || count(t, e, `SELECT count(*) FROM totp_recovery_codes WHERE user_id = $1 AND used_at IS NULL`, uid) != identity.RecoveryCodes-2 {
 		t.Errorf("wrong password spent a recovery code: %d", r.Status)
+	}
+	if problemType(t, r) == problem.SecondFactorRequired.Type() {
+		t.Error("a wrong password was answered as second-factor-required")
 	}
 	// Enrolling again while enabled is refused.
 	e.Must(http.StatusConflict, "POST", "/v1/auth/totp/enroll", tok, nil)

@@ -243,7 +243,7 @@ func (s *Service) checkFactor(ctx context.Context, tx pgx.Tx, op string, u id.Us
 
 var errFactorBad = problem.E("identity.Login", problem.Unauthenticated, "the second factor is wrong, expired or already used")
 
-var errFactorNeeded = problem.E("identity.Login", problem.Unauthenticated,
+var errFactorNeeded = problem.SecondFactorRequired.E("identity.Login",
 	"this account has two-factor authentication: send totp (the 6-digit code) or recovery_code along with the other credentials")
 
 // secondFactor is the login step after a correct password: nothing for a

@@ -20,6 +20,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/identity"
+	"github.com/framebroker/framebroker/shared/problem"
 )
 
 // browser starts headless Chromium (Debian's package, from
@@ -555,6 +556,9 @@ func TestResetWithSecondFactorInBrowser(t *testing.T) {
 	if text, class := statusText(t, ctx); class != "good" || !strings.Contains(text, "totp@example.com") {
 		t.Fatalf("with a recovery code the page says %q (%s)", text, class)
 	}
-	e.Must(401, "POST", "/v1/auth/login", "", map[string]string{"email": "totp@example.com", "password": newPW}) // needs the factor
+	var refused problem.Body
+	if err := json.Unmarshal(e.Must(401, "POST", "/v1/auth/login", "", map[string]string{"email": "totp@example.com", "password": newPW}).Body, &refused); err != nil || refused.Type != problem.SecondFactorRequired.Type() {
+		t.Fatalf("login without the factor: type %q (%v), want %s", refused.Type, err, problem.SecondFactorRequired.Type())
+	}
 	e.Must(200, "POST", "/v1/auth/login", "", map[string]string{"email": "totp@example.com", "password": newPW, "recovery_code": confirmed.RecoveryCodes[1]})
 }

@@ -64,6 +64,8 @@ var (
 		"The stored object's size, type or SHA-256 differs from what the asset declared; the upload is rejected and deleted. Create a new asset with the file's real size and SHA-256.")
 	UploadIncomplete = refusal("upload-incomplete", Conflict, "Upload not finished",
 		"PUT the file (or the parts `detail` lists as missing; GET …/parts shows what the store holds) to the presigned URLs with their headers, then complete again.")
+	SecondFactorRequired = refusal("second-factor-required", Unauthenticated, "Second factor required",
+		"The account has two-factor authentication: send totp (the 6-digit code) or recovery_code along with the other credentials.")
 	InvitationEmailMismatch = refusal("invitation-email-mismatch", Forbidden, "Invitation is for another address",
 		"Sign in with the account of the invited address (or sign up with it), verify it, then open the link again.")
 )

@@ -73,9 +73,10 @@
     return body;
   }
 
+  // needsFactor recognises identity's typed refusal, not its wording.
+  var factorType = "https://framebroker.dev/problems/second-factor-required";
   function needsFactor(res) {
-    var d = (res.data && res.data.detail) || "";
-    return res.status === 401 && /two-factor/.test(d);
+    return res.status === 401 && !!res.data && res.data.type === factorType;
   }
 
   function busy(form, on) {
