@@ -35,6 +35,7 @@ func newCore(cfg config.Config, pool *pgxpool.Pool) (*App, error) {
 		a.Keys = keyring.Default()
 	}
 	a.Mail = &mail.Outbox{Pool: pool, Sender: identitywire.MailerFromConfig(cfg), Immediate: true}
+	a.Identity.Use(identity.WithMail(a.Mail))
 	return a, nil
 }
 

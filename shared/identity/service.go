@@ -44,7 +44,7 @@ type User struct {
 type Service struct {
 	pool      *pgxpool.Pool
 	now       func() time.Time
-	mailer    mail.Sender
+	mail      mail.Queue
 	publicURL string
 	rules     map[string]EmailRule
 	blocklist Blocklist
@@ -59,9 +59,10 @@ type Service struct {
 // Option configures a Service.
 type Option func(*Service)
 
-// WithMailer sends the service's mail (verification, reset, magic links)
-// through m.
-func WithMailer(m mail.Sender) Option { return func(s *Service) { s.mailer = m } }
+// WithMail puts the service's mail (verification, reset, magic links) in
+// the mail outbox q, in the transaction that issues the link's token, so a
+// rolled-back decision mails nothing and delivery is retried.
+func WithMail(q mail.Queue) Option { return func(s *Service) { s.mail = q } }
 
 // WithPublicURL is the base URL of the web app that links in mail point to,
 // e.g. https://app.framebroker.dev.
@@ -93,11 +94,11 @@ func WithProviders(ps ...*Provider) Option {
 	}
 }
 
-// NewService returns a Service on pool. Without WithMailer mail is dropped
-// (mail.Discard).
+// NewService returns a Service on pool. Without WithMail mail is dropped
+// (mail.NoQueue).
 func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 	s := &Service{
-		pool: pool, now: time.Now, mailer: mail.Discard{}, publicURL: "http://127.0.0.1:8080",
+		pool: pool, now: time.Now, mail: mail.NoQueue{}, publicURL: "http://127.0.0.1:8080",
 		rules: DefaultEmailRules, blocklist: DefaultBlocklist, limits: DefaultLimits,
 		idle: SessionIdle, absolute: SessionTTL, providers: map[string]*Provider{},
 	}
@@ -143,31 +144,41 @@ func (s *Service) Signup(ctx context.Context, email, password string) (User, err
 		return User{}, problem.Wrap(op, problem.Internal, err)
 	}
 	u := User{ID: id.New[id.UserID](), Email: strings.TrimSpace(email)}
-	var tok string
 	err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx,
 			`INSERT INTO users (id, email, email_canonical, password_hash) VALUES ($1, $2, $3, $4) RETURNING created_at`,
 			u.ID, u.Email, canon, hash).Scan(&u.CreatedAt); err != nil {
 			return err
 		}
-		tok, err = s.issueToken(ctx, tx, u.ID, purposeVerify)
-		return err
+		tok, err := s.issueToken(ctx, tx, u.ID, purposeVerify)
+		if err != nil {
+			return err
+		}
+		return s.send(ctx, tx, u.Email, tmplVerify, s.link("/verify-email", tok))
 	})
 	if db.IsUniqueViolation(err, "users_email_canonical_key") {
+		// The account exists: the transaction above (user, token and its
+		// verification mail) rolled back; its owner is mailed instead.
 		// The decoy's timestamp comes from the same clock (the database's,
 		// microsecond precision) as a real account's: a Go clock reading
 		// (nanoseconds) gave existing accounts away.
-		if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&u.CreatedAt); err != nil {
+		err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&u.CreatedAt); err != nil {
+				return err
+			}
+			return s.send(ctx, tx, u.Email, tmplSignupExisting, s.link("/login", ""))
+		})
+		if err != nil {
 			return User{}, problem.Wrap(op, problem.Internal, err)
 		}
 		u.CreatedAt = u.CreatedAt.UTC()
-		return u, s.send(ctx, u.Email, tmplSignupExisting, s.link("/login", ""))
+		return u, nil
 	}
 	if err != nil {
 		return User{}, problem.Wrap(op, problem.Internal, err)
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
-	return u, s.send(ctx, u.Email, tmplVerify, s.link("/verify-email", tok))
+	return u, nil
 }
 
 // checkPasswordPolicy is the one password rule, for signup, change and

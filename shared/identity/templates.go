@@ -7,6 +7,8 @@ import (
 	"net/url"
 	texttemplate "text/template"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/framebroker/framebroker/shared/mail"
 	"github.com/framebroker/framebroker/shared/problem"
 )
@@ -58,8 +60,10 @@ func (s *Service) link(path, token string) string {
 	return u
 }
 
-// send renders t with link and mails it to one address.
-func (s *Service) send(ctx context.Context, to string, t template, link string) error {
+// send renders t with link and puts it, for one address, in the mail
+// outbox in tx: it is delivered after tx commits (right after, then by
+// the outbox cron until it goes through) and never if tx rolls back.
+func (s *Service) send(ctx context.Context, tx pgx.Tx, to string, t template, link string) error {
 	const op = "identity.send"
 	data := struct{ Link string }{link}
 	var text, html bytes.Buffer
@@ -69,8 +73,8 @@ func (s *Service) send(ctx context.Context, to string, t template, link string) 
 	if err := t.html.Execute(&html, data); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	if err := s.mailer.Send(ctx, mail.Message{To: []string{to}, Subject: t.subject, Text: text.String(), HTML: html.String()}); err != nil {
-		return problem.Wrap(op, problem.Unavailable, err)
+	if err := s.mail.Enqueue(ctx, tx, mail.Message{To: []string{to}, Subject: t.subject, Text: text.String(), HTML: html.String()}); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
 	}
 	return nil
 }

@@ -100,23 +100,29 @@ func (s *Service) userForMail(ctx context.Context, op, email string) (User, bool
 }
 
 // requestLink mails a reset or magic link to the owner of email, or, when
-// no account has that email, a note saying so. Both paths do one lookup,
-// one insert-sized write at most and one mail, and the caller answers 202
-// either way, so neither the reply nor its timing tells whether the
-// account exists.
+// no account has that email, a note saying so. Both paths do one lookup
+// and one transaction that puts one mail in the outbox (plus the token
+// when the account exists), and the caller answers 202 either way, so
+// neither the reply nor its timing tells whether the account exists.
 func (s *Service) requestLink(ctx context.Context, op, email string, p purpose, path string, found, missing template) error {
 	u, ok, err := s.userForMail(ctx, op, email)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return s.send(ctx, strings.TrimSpace(email), missing, s.link("/signup", ""))
-	}
-	tok, err := s.issueToken(ctx, s.pool, u.ID, p)
+	err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
+		if !ok {
+			return s.send(ctx, tx, strings.TrimSpace(email), missing, s.link("/signup", ""))
+		}
+		tok, err := s.issueToken(ctx, tx, u.ID, p)
+		if err != nil {
+			return err
+		}
+		return s.send(ctx, tx, u.Email, found, s.link(path, tok))
+	})
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	return s.send(ctx, u.Email, found, s.link(path, tok))
+	return nil
 }
 
 // RequestPasswordReset mails a password-reset link (see requestLink).
@@ -253,9 +259,15 @@ func (s *Service) ResendVerification(ctx context.Context, uid id.UserID) error {
 	if u.EmailVerified {
 		return problem.E(op, problem.Conflict, "your email address is already verified")
 	}
-	tok, err := s.issueToken(ctx, s.pool, uid, purposeVerify)
+	err = db.Tx(ctx, s.pool, func(tx pgx.Tx) error {
+		tok, err := s.issueToken(ctx, tx, uid, purposeVerify)
+		if err != nil {
+			return err
+		}
+		return s.send(ctx, tx, u.Email, tmplVerify, s.link("/verify-email", tok))
+	})
 	if err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
-	return s.send(ctx, u.Email, tmplVerify, s.link("/verify-email", tok))
+	return nil
 }

@@ -11,15 +11,12 @@ import (
 	"github.com/framebroker/framebroker/shared/mail"
 )
 
-// FromConfig is the options a process's configuration implies: the SMTP
-// sender (when SMTPAddr is set), the public URL mailed links point to, the
+// FromConfig is the options a process's configuration implies (mail goes
+// through the App's outbox, wired in app.newCore): the public URL mailed links point to, the
 // TOTP sealing key, and
 // the OAuth providers whose client ids are set.
 func FromConfig(cfg config.Config) []identity.Option {
 	opts := []identity.Option{identity.WithPublicURL(cfg.PublicURL), identity.WithTOTPKey(cfg.TOTPKey)}
-	if cfg.SMTPAddr != "" {
-		opts = append(opts, identity.WithMailer(MailerFromConfig(cfg)))
-	}
 	callback := func(name string) string {
 		return strings.TrimRight(cfg.APIURL, "/") + "/v1/auth/oauth/" + name + "/callback"
 	}
