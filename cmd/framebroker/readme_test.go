@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,6 +37,30 @@ func readmeBlock(t *testing.T, readme []byte, heading string) string {
 		t.Fatalf("README.md %q: unterminated sh block", heading)
 	}
 	return string(code) + "\n"
+}
+
+// readmeBlocks is every sh block of README.md from heading up to the next
+// "## " heading, in order.
+func readmeBlocks(t *testing.T, readme []byte, heading string) []string {
+	t.Helper()
+	_, after, ok := bytes.Cut(readme, []byte("\n"+heading+"\n"))
+	if !ok {
+		t.Fatalf("README.md has no %q", heading)
+	}
+	section, _, _ := bytes.Cut(after, []byte("\n## "))
+	var out []string
+	for {
+		_, code, ok := bytes.Cut(section, []byte("```sh\n"))
+		if !ok {
+			return out
+		}
+		code, rest, ok := bytes.Cut(code, []byte("\n```"))
+		if !ok {
+			t.Fatalf("README.md %q: unterminated sh block", heading)
+		}
+		out = append(out, string(code)+"\n")
+		section = rest
+	}
 }
 
 func repoRoot(t *testing.T) string {
@@ -103,6 +128,15 @@ func TestReadmeTryIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := readmeBlock(t, readme, "### Try it")
+	// "Uploads and hostile media" continues the session (B, TOKEN, WS as in
+	// "Try it"): the curl multipart upload, then the CLI's. The CLI line's
+	// `make cli &&` is dropped: the checkout-like directory has the built
+	// CLI but no Makefile.
+	uploads := readmeBlocks(t, readme, "## Uploads and hostile media")
+	if len(uploads) != 2 {
+		t.Fatalf("README.md \"Uploads and hostile media\" has %d sh blocks, want 2 (curl multipart, CLI)", len(uploads))
+	}
+	script += uploads[0] + strings.Replace(uploads[1], "make cli && ", "", 1)
 
 	// A checkout-like directory the postgres user can enter, sharing the
 	// built tools.
@@ -184,6 +218,20 @@ func TestReadmeTryIt(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("the session's output lacks %s:\n%s", want, text)
 		}
+	}
+	// The multipart asset completed with big.bin's SHA-256 (the curl block
+	// and the CLI upload the same file, so both assets carry it).
+	big, err := os.ReadFile("/tmp/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigSum := sha256.Sum256(big)
+	sumField := regexp.QuoteMeta(`"sha256":"` + hex.EncodeToString(bigSum[:]) + `"`)
+	if !regexp.MustCompile(`"status":"complete"[^{}]*` + sumField + `|` + sumField + `[^{}]*"status":"complete"`).MatchString(text) {
+		t.Errorf("no complete asset with big.bin's SHA-256 %x in the output:\n%s", bigSum, text)
+	}
+	if !strings.Contains(text, `"status":"verifying"`) {
+		t.Errorf("the multipart complete did not answer verifying:\n%s", text)
 	}
 	// The completed asset's "sha256" is the SHA-256 of the clip the session made.
 	clip, err := os.ReadFile("/tmp/clip.mp4")
