@@ -319,3 +319,51 @@ func TestReadmeProvenanceVerify(t *testing.T) {
 		t.Fatalf("a changed file passed the README's check: %v\n%s", err, out)
 	}
 }
+
+// TestReadmeSynth runs the deploy walkthrough's `make synth` (README
+// "Deploying to AWS": it works offline with no AWS credentials and ends
+// with the cost model) with every AWS_* variable removed, then checks its
+// claims: a synthesized template in cdk.out and the cost model's idle total.
+// About a minute with a warm build cache.
+func TestReadmeSynth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("make synth builds every function and the worker image")
+	}
+	root := repoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, deploy, ok := bytes.Cut(readme, []byte("\n## Deploying to AWS"))
+	if !ok || !bytes.Contains(deploy, []byte("`make synth` works offline with no AWS credentials")) {
+		t.Fatal("README.md's deploy section no longer says `make synth` works offline with no AWS credentials")
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	mk := exec.Command("make", "synth")
+	mk.Dir, mk.Env = root, env
+	out, err := mk.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make synth: %v\n%s", err, tail(out))
+	}
+	templates, _ := filepath.Glob(filepath.Join(root, "cdk.out", "*.template.json"))
+	if len(templates) == 0 {
+		t.Errorf("make synth left no cdk.out/*.template.json\n%s", tail(out))
+	}
+	if !regexp.MustCompile(`TOTAL idle month\s+[0-9]+\.[0-9]{2} USD`).Match(out) {
+		t.Errorf("make synth did not end with the cost model's idle total\n%s", tail(out))
+	}
+}
+
+// tail is the last 4000 bytes of out.
+func tail(out []byte) []byte {
+	if len(out) > 4000 {
+		return out[len(out)-4000:]
+	}
+	return out
+}
