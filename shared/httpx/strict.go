@@ -159,30 +159,67 @@ func concrete(t reflect.Type) reflect.Type {
 
 var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
 
-// fieldsOf maps the JSON names of struct t's fields (as encoding/json
-// names them, embedded structs flattened) to their types.
+// fieldsOf maps the JSON names of struct t's fields to their types, as
+// JSONFields lists them.
 func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	if m, ok := fieldCache.Load(t); ok {
 		return m.(map[string]reflect.Type)
 	}
 	m := map[string]reflect.Type{}
-	for i := 0; i < t.NumField(); i++ {
+	for _, f := range JSONFields(t) {
+		m[f.Name] = f.Type
+	}
+	fieldCache.Store(t, m)
+	return m
+}
+
+// JSONField is one member of a struct's JSON object as encoding/json
+// names it.
+type JSONField struct {
+	Name string       // the key in the JSON object
+	Type reflect.Type // the Go field's type
+	// Optional is true for pointers and fields tagged omitempty or
+	// omitzero: they may be absent from the object.
+	Optional bool
+	// Quoted is true for fields tagged ",string" (a number or bool
+	// carried as a JSON string).
+	Quoted bool
+}
+
+// JSONFields lists the JSON object members of struct type t by
+// encoding/json's rules: the tag's name or the Go name, "-" skipped,
+// unexported fields skipped, the fields of untagged embedded structs
+// promoted unless a shallower field has the same name. The strict decoder
+// and the OpenAPI document both read a type's fields through it, so they
+// cannot disagree about which fields exist.
+func JSONFields(t reflect.Type) []JSONField {
+	var out []JSONField
+	at := map[string]int{} // name → index in out
+	add := func(f JSONField, promoted bool) {
+		if i, ok := at[f.Name]; ok {
+			if !promoted {
+				out[i] = f
+			}
+			return
+		}
+		at[f.Name] = len(out)
+		out = append(out, f)
+	}
+	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range fieldsOf(ft) {
-					if _, ok := m[k]; !ok {
-						m[k] = v
-					}
+				for _, inner := range JSONFields(ft) {
+					add(inner, true)
 				}
 				continue
 			}
@@ -193,8 +230,13 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = f.Name
 		}
-		m[name] = f.Type
+		has := func(o string) bool { return strings.Contains(","+opts+",", ","+o+",") }
+		add(JSONField{
+			Name:     name,
+			Type:     f.Type,
+			Optional: f.Type.Kind() == reflect.Pointer || has("omitempty") || has("omitzero"),
+			Quoted:   has("string"),
+		}, false)
 	}
-	fieldCache.Store(t, m)
-	return m
+	return out
 }

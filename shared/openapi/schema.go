@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/framebroker/framebroker/shared/httpx"
 )
 
 // gen turns Go types into JSON Schemas (2020-12, as OpenAPI 3.1 uses),
@@ -132,39 +134,16 @@ func (g *gen) object(t reflect.Type) map[string]any {
 }
 
 func (g *gen) fields(t reflect.Type, props map[string]any, required *[]string) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				g.fields(ft, props, required)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
+	for _, f := range httpx.JSONFields(t) {
 		s := g.schema(f.Type)
-		if strings.Contains(","+opts+",", ",string,") {
+		if f.Quoted {
 			s = map[string]any{"type": "string"}
 		}
-		props[name] = s
+		props[f.Name] = s
 		// A pointer may be absent from a request (the decoder leaves it
 		// nil), so it is never required.
-		optional := f.Type.Kind() == reflect.Pointer || strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
-		if !optional {
-			*required = append(*required, name)
+		if !f.Optional {
+			*required = append(*required, f.Name)
 		}
 	}
 }
