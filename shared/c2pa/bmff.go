@@ -197,12 +197,38 @@ type Embedded struct {
 	Size int64 `json:"size"`
 	// Binding is the hard-binding assertion's label.
 	Binding string `json:"binding"`
+	// Inserted is where the manifest went: Len bytes inserted at At of the
+	// original file (BMFF: the C2PA box after ftyp). Byte ranges into the
+	// original (HLS playlists) move accordingly; see Inserted.Map.
+	Inserted Insertion `json:"-"`
+}
+
+// Insertion is a run of Len bytes inserted at offset At of a file.
+type Insertion struct {
+	At, Len int64
+}
+
+// Map returns where the byte range [off, off+n) of the original file lies
+// in the file with the insertion: after it, it moves by Len; a range that
+// spans the insertion point (an HLS init section: ftyp … moov) grows by
+// Len; before it, it stays.
+func (in Insertion) Map(off, n int64) (int64, int64) {
+	switch {
+	case off >= in.At:
+		return off + in.Len, n
+	case off+n > in.At:
+		return off, n + in.Len
+	}
+	return off, n
 }
 
 // EmbedBMFF writes to w the ISO BMFF file (MP4, fragmented MP4) in r
 // (size bytes) with a signed manifest store in a C2PA uuid box right after
-// ftyp and a c2pa.hash.bmff.v3 hard binding. Chunk offsets (stco, co64) in
-// the movie box are moved by the inserted box's size. A file that already
+// ftyp and a c2pa.hash.bmff.v3 hard binding over the whole file (fragments
+// included). Absolute offsets — chunk offsets (stco, co64) in the movie box,
+// explicit base data offsets in track fragment headers — are moved by the
+// inserted box's size; fragment-relative offsets (trun with
+// default-base-is-moof, sidx references) need no change. A file that already
 // holds a C2PA box is refused (its credentials belong in an ingredient).
 func EmbedBMFF(r io.ReaderAt, size int64, w io.Writer, m Manifest, s Signer) (Embedded, error) {
 	top, err := readBoxes(r, 0, size)
@@ -215,14 +241,6 @@ func EmbedBMFF(r io.ReaderAt, size int64, w io.Writer, m Manifest, s Signer) (Em
 	for _, b := range top {
 		if isC2PABox(r, b) {
 			return Embedded{}, formatErr("the file already holds a C2PA manifest store")
-		}
-		if b.typ == "moof" || b.typ == "sidx" || b.typ == "mfra" {
-			// Fragment offsets are relative to moof (default-base-is-moof)
-			// in the files ffmpeg writes; sidx and mfra hold absolute
-			// offsets this embedder does not move.
-			if b.typ != "moof" {
-				return Embedded{}, formatErr("%s boxes (absolute offsets) are not supported", b.typ)
-			}
 		}
 	}
 	label := newLabel()
@@ -238,21 +256,21 @@ func EmbedBMFF(r io.ReaderAt, size int64, w io.Writer, m Manifest, s Signer) (Em
 	out.add(r, top[0].start, top[0].size)
 	out.addBytes(c2paBox(first.store)) // placeholder: excluded from the hash, replaced below
 	for _, b := range top[1:] {
-		if b.typ != "moov" {
+		if b.typ != "moov" && b.typ != "moof" && b.typ != "mfra" {
 			out.add(r, b.start, b.size)
 			continue
 		}
 		if b.size > maxMoov {
-			return Embedded{}, formatErr("moov box larger than %d bytes", maxMoov)
+			return Embedded{}, formatErr("%s box larger than %d bytes", b.typ, maxMoov)
 		}
-		moov := make([]byte, b.size)
-		if _, err := r.ReadAt(moov, b.start); err != nil {
+		buf := make([]byte, b.size)
+		if _, err := r.ReadAt(buf, b.start); err != nil {
 			return Embedded{}, err
 		}
-		if err := shiftChunkOffsets(moov, b.hdr, boxSize); err != nil {
+		if err := shiftChunkOffsets(buf, b.hdr, boxSize); err != nil {
 			return Embedded{}, err
 		}
-		out.addBytes(moov)
+		out.addBytes(buf)
 	}
 	outTop, err := readBoxes(&out, 0, out.size)
 	if err != nil {
@@ -276,7 +294,8 @@ func EmbedBMFF(r io.ReaderAt, size int64, w io.Writer, m Manifest, s Signer) (Em
 		return Embedded{}, err
 	}
 	sum := sha256.Sum256(final.store)
-	return Embedded{Label: label, StoreSHA256: hex.EncodeToString(sum[:]), Size: n, Binding: LabelBMFFHash}, nil
+	return Embedded{Label: label, StoreSHA256: hex.EncodeToString(sum[:]), Size: n, Binding: LabelBMFFHash,
+		Inserted: Insertion{At: top[0].end(), Len: boxSize}}, nil
 }
 
 // isC2PABox reports whether b is a C2PA uuid box.
@@ -291,11 +310,21 @@ func isC2PABox(r io.ReaderAt, b box) bool {
 	return u == c2paBoxUUID
 }
 
-// containers are the boxes on the path to the chunk offset tables.
-var containers = map[string]bool{"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true}
+// containers are the boxes on the path to the absolute offsets: the chunk
+// offset tables (moov) and the track fragment headers (moof).
+var containers = map[string]bool{"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true, "moof": true, "traf": true, "mfra": true}
 
-// shiftChunkOffsets adds delta to every stco/co64 entry under the container
-// box b (whose header is hdr bytes), in place.
+// tfhdBaseDataOffset is the tfhd flag of an explicit (absolute) base data
+// offset (ISO/IEC 14496-12 §8.8.7). Fragments with default-base-is-moof, as
+// ffmpeg writes for CMAF/HLS, have none: their trun data offsets are
+// relative to the moof and stay valid.
+const tfhdBaseDataOffset = 0x000001
+
+// shiftChunkOffsets adds delta to every absolute offset under the container
+// box b (whose header is hdr bytes), in place: stco/co64 entries, explicit
+// tfhd base data offsets and the moof offsets of the random-access index
+// (mfra/tfra). sidx boxes need nothing: their references are relative to
+// the sidx itself, and every sidx follows the inserted box.
 func shiftChunkOffsets(b []byte, hdr, delta int64) error {
 	kids, err := readBoxes(bytes.NewReader(b), hdr, int64(len(b)))
 	if err != nil {
@@ -306,6 +335,21 @@ func shiftChunkOffsets(b []byte, hdr, delta int64) error {
 		switch {
 		case containers[k.typ]:
 			if err := shiftChunkOffsets(body, k.hdr, delta); err != nil {
+				return err
+			}
+		case k.typ == "tfhd":
+			p := body[k.hdr:]
+			if len(p) < 8 {
+				return formatErr("tfhd too short")
+			}
+			if binary.BigEndian.Uint32(p[:4])&tfhdBaseDataOffset != 0 {
+				if len(p) < 16 {
+					return formatErr("tfhd too short for its base data offset")
+				}
+				binary.BigEndian.PutUint64(p[8:16], binary.BigEndian.Uint64(p[8:16])+uint64(delta))
+			}
+		case k.typ == "tfra":
+			if err := shiftTfra(body[k.hdr:], delta); err != nil {
 				return err
 			}
 		case k.typ == "stco" || k.typ == "co64":
@@ -334,6 +378,39 @@ func shiftChunkOffsets(b []byte, hdr, delta int64) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// shiftTfra adds delta to the moof offsets of a tfra payload (ISO/IEC
+// 14496-12 §8.8.10), in place.
+func shiftTfra(p []byte, delta int64) error {
+	if len(p) < 16 {
+		return formatErr("tfra too short")
+	}
+	wide := p[0] == 1
+	sizes := binary.BigEndian.Uint32(p[8:12])
+	rest := int64((sizes>>4)&3+1) + int64((sizes>>2)&3+1) + int64(sizes&3+1)
+	n := int64(binary.BigEndian.Uint32(p[12:16]))
+	field := int64(4)
+	if wide {
+		field = 8
+	}
+	entry := 2*field + rest
+	if n > (int64(len(p))-16)/entry {
+		return formatErr("tfra claims %d entries", n)
+	}
+	for i := int64(0); i < n; i++ {
+		e := p[16+i*entry+field:]
+		if wide {
+			binary.BigEndian.PutUint64(e, binary.BigEndian.Uint64(e)+uint64(delta))
+			continue
+		}
+		v := int64(binary.BigEndian.Uint32(e)) + delta
+		if v > 0xFFFFFFFF {
+			return formatErr("moof offset overflows tfra after inserting the manifest")
+		}
+		binary.BigEndian.PutUint32(e, uint32(v))
 	}
 	return nil
 }

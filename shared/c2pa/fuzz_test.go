@@ -52,6 +52,8 @@ func FuzzEmbedBMFF(f *testing.F) {
 	mp4, _ := fixtures(f)
 	s, _ := testSigner(f)
 	f.Add(mp4[:min(len(mp4), 4<<10)])
+	frag := fragmented(f) // an HLS rung: moov, then sidx+moof+mdat fragments
+	f.Add(frag[:min(len(frag), 4<<10)])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var out bytes.Buffer
 		if _, err := EmbedBMFF(bytes.NewReader(b), int64(len(b)), &out, testManifest(), s); err != nil {

@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,10 +19,11 @@ import (
 )
 
 // ErrUnsupported is returned for a content type that carries no embedded
-// credentials (playlists, MPEG-TS).
+// credentials (playlists).
 var ErrUnsupported = errors.New("credentials: no embedded Content Credentials for this content type")
 
-// Supported reports whether outputs of contentType get embedded credentials.
+// Supported reports whether outputs of contentType get embedded credentials
+// (MP4 and fragmented MP4 such as the HLS ladder's rungs, JPEG).
 func Supported(contentType string) bool {
 	switch contentType {
 	case "video/mp4", "image/jpeg":
@@ -112,7 +114,7 @@ func (s *Sealer) download(ctx context.Context, key string) (*os.File, error) {
 	return f, nil
 }
 
-func (s *Sealer) upload(ctx context.Context, key, contentType string, f *os.File, size int64) error {
+func (s *Sealer) upload(ctx context.Context, key, contentType string, f io.ReaderAt, size int64) error {
 	put, err := s.Store.PresignPut(ctx, key, contentType, size, 15*time.Minute)
 	if err != nil {
 		return err
@@ -155,4 +157,38 @@ func (s *Sealer) hashStored(ctx context.Context, key string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Playlist is the content type of HLS playlists.
+const Playlist = "application/vnd.apple.mpegurl"
+
+// SealPlaylist reads the HLS playlist src, moves its byte ranges into the
+// media files that were sealed (RewritePlaylist: moved by the name they
+// have in the playlist; names are the job's outputs, the only URIs it may
+// name) and, when a range moved, writes the result to dst through a fresh
+// presigned PUT and checks the stored object's SHA-256. An unchanged
+// playlist is not copied: ok is false.
+func (s *Sealer) SealPlaylist(ctx context.Context, src, dst string, names map[string]bool, moved map[string]c2pa.Insertion) (out Sealed, ok bool, err error) {
+	rc, _, err := s.Store.Open(ctx, src)
+	if err != nil {
+		return Sealed{}, false, err
+	}
+	pl, err := io.ReadAll(io.LimitReader(rc, MaxPlaylist+1))
+	rc.Close()
+	if err != nil {
+		return Sealed{}, false, err
+	}
+	b, changed, err := RewritePlaylist(pl, names, moved)
+	if err != nil || !changed {
+		return Sealed{}, false, err
+	}
+	sum := sha256.Sum256(b)
+	hexSum := hex.EncodeToString(sum[:])
+	if err := s.upload(ctx, dst, Playlist, bytes.NewReader(b), int64(len(b))); err != nil {
+		return Sealed{}, false, err
+	}
+	if got, err := s.hashStored(ctx, dst); err != nil || got != hexSum {
+		return Sealed{}, false, fmt.Errorf("credentials: stored %s differs from what was written (sha256 %s, want %s): %v", dst, got, hexSum, err)
+	}
+	return Sealed{Embedded: c2pa.Embedded{Size: int64(len(b))}, Key: dst, SHA256: hexSum}, true, nil
 }

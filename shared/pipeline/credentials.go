@@ -31,8 +31,10 @@ type checked struct {
 // entry is the output as the trail's verified and recorded entries list it.
 func (o checked) entry(a id.AssetID) map[string]any {
 	e := map[string]any{"name": o.Name, "asset": a, "sha256": o.sha, "size": o.size}
-	if o.sealed != nil {
+	if o.workerSHA != "" {
 		e["worker_sha256"] = o.workerSHA
+	}
+	if o.sealed != nil && o.sealed.Label != "" {
 		e["content_credentials"] = map[string]any{
 			"label": o.sealed.Label, "manifest_sha256": o.sealed.StoreSHA256, "binding": o.sealed.Binding,
 		}
@@ -47,8 +49,12 @@ func SignedKey(ws id.WorkspaceID, j id.JobID, attempt int, name string) string {
 }
 
 // sealOutputs embeds signed Content Credentials (C2PA) in every output that
-// can carry them (MP4, JPEG), binding each to the job, its trail so far and
-// the workspace ledger head. Nothing happens without s.Credentials.
+// can carry them (MP4 and the HLS ladder's fragmented MP4 rungs, JPEG),
+// binding each to the job, its trail so far and the workspace ledger head;
+// then it moves the byte ranges of the HLS playlists that address a sealed
+// rung (the C2PA box after ftyp shifted its bytes) and writes those
+// playlists to their signed keys too, so they are hashed as rewritten.
+// Nothing happens without s.Credentials.
 func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []checked) error {
 	if s.Credentials == nil {
 		return nil
@@ -91,6 +97,7 @@ func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []ch
 	if err != nil {
 		return err
 	}
+	moved := map[string]c2pa.Insertion{}
 	for i := range outs {
 		o := &outs[i]
 		if !credentials.Supported(o.ContentType) {
@@ -108,6 +115,28 @@ func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []ch
 		}
 		o.workerSHA, o.sealed = o.sha, &sealed
 		o.sha, o.size, o.key = sealed.SHA256, sealed.Size, sealed.Key
+		moved[o.Name] = sealed.Inserted
+	}
+	names := map[string]bool{}
+	for _, o := range outs {
+		names[o.Name] = true
+	}
+	for i := range outs {
+		o := &outs[i]
+		if o.ContentType != credentials.Playlist {
+			continue
+		}
+		sealed, ok, err := s.Credentials.SealPlaylist(ctx, o.key, SignedKey(p.Workspace, p.Job, p.Attempt, o.Name), names, moved)
+		if errors.Is(err, credentials.ErrPlaylist) {
+			return fail("Job.VerificationFailed", "output %s: %v", o.Name, err)
+		}
+		if err != nil {
+			return fmt.Errorf("pipeline: byte ranges of %s: %w", o.Name, err)
+		}
+		if ok {
+			o.workerSHA, o.sealed = o.sha, &sealed
+			o.sha, o.size, o.key = sealed.SHA256, sealed.Size, sealed.Key
+		}
 	}
 	return nil
 }

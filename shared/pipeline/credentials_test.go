@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +30,9 @@ import (
 // only; Trusted once Framebroker's root is its anchor) and Framebroker's
 // verifier accepts; the manifest binds the job, its trail before the
 // verified entry and the ledger head; the trail records each output's
-// manifest hash. Playlists and MPEG-TS rungs carry none (see README).
+// manifest hash. The HLS ladder's rungs (fragmented MP4) carry credentials
+// and the ladder, as downloaded, still plays through every byte range;
+// playlists carry none but are recorded as rewritten.
 func TestOutputsCarryContentCredentials(t *testing.T) {
 	e := env(t)
 	ctx := context.Background()
@@ -63,12 +68,22 @@ func TestOutputsCarryContentCredentials(t *testing.T) {
 			}
 			verified, before := verifiedEntry(t, e, ws, jobID)
 			sealed := 0
+			dir := t.TempDir() // the outputs as a customer downloads them
 			for _, o := range j.Outputs {
 				data := download(t, o.DownloadURL)
+				if err := os.WriteFile(filepath.Join(dir, o.Name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
 				rep, err := c2pa.Verify(bytes.NewReader(data), int64(len(data)), c2pa.VerifyOptions{Roots: roots})
 				if !credentials.Supported(o.ContentType) {
 					if err == nil {
 						t.Errorf("%s (%s) carries a manifest", o.Name, o.ContentType)
+					}
+					// A rung's playlist was rewritten (its byte ranges moved
+					// with the C2PA box) and is hashed as rewritten.
+					got := verified[o.Name]
+					if rewritten := o.Name != "master.m3u8"; got.SHA256 != o.SHA256 || rewritten != (got.WorkerSHA256 != "" && got.WorkerSHA256 != o.SHA256) {
+						t.Errorf("%s: trail records %+v; want sha256 %s, rewritten %v", o.Name, got, o.SHA256, rewritten)
 					}
 					continue
 				}
@@ -100,7 +115,9 @@ func TestOutputsCarryContentCredentials(t *testing.T) {
 			}
 			want := 1 // one MP4 or one JPEG sprite
 			if name == "hls-ladder" {
-				want = 0 // playlists and MPEG-TS rungs
+				want = 3 // the fragmented MP4 rungs (not the playlists)
+				ladderPlays(t, dir)
+				tamperedRungFails(t, filepath.Join(dir, "480p.mp4"), roots)
 			}
 			if sealed != want {
 				t.Errorf("%d outputs carry credentials, want %d", sealed, want)
@@ -170,4 +187,38 @@ func download(t *testing.T, url string) []byte {
 		t.Fatalf("download: %d %v", res.StatusCode, err)
 	}
 	return b
+}
+
+// ladderPlays fails the test unless ffmpeg plays the downloaded ladder's
+// master playlist through every segment of every rung without a message.
+func ladderPlays(t *testing.T, dir string) {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", filepath.Join(dir, "master.m3u8"), "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("ffmpeg playing the sealed ladder: %v %s", err, out)
+	}
+	for _, r := range []string{"1080p", "720p", "480p"} {
+		out, err := exec.Command("ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0",
+			filepath.Join(dir, r+".m3u8")).CombinedOutput()
+		if err != nil || len(strings.Fields(string(out))) == 0 || strings.Contains(string(out), "N/A") {
+			t.Fatalf("ffprobe %s.m3u8: %v %s", r, err, out)
+		}
+	}
+}
+
+// tamperedRungFails flips one byte in the last media byte of a sealed rung:
+// the reference reader and Framebroker's verifier report a failure.
+func tamperedRungFails(t *testing.T, file string, roots *x509.CertPool) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0x01
+	if ref := c2patest.Read(t, "video/mp4", b, nil); ref.OK() || (ref.Error == "" && len(ref.Failures()) == 0) {
+		t.Errorf("tampered rung: the reference reader says %q", ref.ValidationState)
+	}
+	if rep, err := c2pa.Verify(bytes.NewReader(b), int64(len(b)), c2pa.VerifyOptions{Roots: roots}); err == nil && rep.Valid {
+		t.Error("tampered rung: Framebroker's verifier says valid")
+	}
 }

@@ -52,9 +52,11 @@ var rungs = []struct {
 	rate   string
 }{{"1080p", 1080, "5000000"}, {"720p", 720, "2800000"}, {"480p", 480, "1400000"}}
 
-// hls encodes each rung as one MPEG-TS file addressed by byte ranges
-// (single_file), so the set of outputs is fixed before the encode starts and
-// each gets its own presigned upload URL.
+// hls encodes each rung as one fragmented MP4 file (CMAF: an init section
+// ftyp+moov, then a sidx+moof+mdat fragment per segment, addressed by the
+// playlist's EXT-X-MAP and EXT-X-BYTERANGE ranges; single_file), so the set
+// of outputs is fixed before the encode starts, each gets its own presigned
+// upload URL, and each rung is ISO BMFF, which carries Content Credentials.
 func hls(in, dir string, _ float64) []string {
 	a := []string{"-i", in}
 	for range rungs {
@@ -73,7 +75,8 @@ func hls(in, dir string, _ float64) []string {
 		}
 		vsm += fmt.Sprintf("v:%d,a:%d,name:%s", i, i, r.name)
 	}
-	return append(a, "-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod", "-hls_flags", "single_file",
+	return append(a, "-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod",
+		"-hls_segment_type", "fmp4", "-hls_flags", "single_file", "-hls_segment_filename", filepath.Join(dir, "%v.mp4"),
 		"-master_pl_name", "master.m3u8", "-var_stream_map", vsm, filepath.Join(dir, "%v.m3u8"))
 }
 
@@ -97,7 +100,7 @@ var presets = map[string]Preset{
 		Outputs: func() []Output {
 			out := []Output{{"master.m3u8", "application/vnd.apple.mpegurl"}}
 			for _, r := range rungs {
-				out = append(out, Output{r.name + ".m3u8", "application/vnd.apple.mpegurl"}, Output{r.name + ".ts", "video/mp2t"})
+				out = append(out, Output{r.name + ".m3u8", "application/vnd.apple.mpegurl"}, Output{r.name + ".mp4", "video/mp4"})
 			}
 			return out
 		}()},
