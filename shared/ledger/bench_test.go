@@ -136,7 +136,7 @@ func BenchmarkVerify(b *testing.B) {
 
 // seedChain writes an n-event chain for ws straight into the table (COPY,
 // as the owner), hashes and canonical bytes computed as Append does.
-func seedChain(b *testing.B, d *dbtest.DB, ws id.WorkspaceID, n int) {
+func seedChain(b testing.TB, d *dbtest.DB, ws id.WorkspaceID, n int) {
 	b.Helper()
 	rows := make([][]any, 0, n)
 	var prev ledger.Hash

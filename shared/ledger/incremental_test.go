@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/id"
@@ -145,5 +149,94 @@ func TestVerifyFullInBackground(t *testing.T) {
 	}
 	if !r.LastFull.Valid || r.LastFull.Report.Count != 30 {
 		t.Fatalf("last_full: %+v %+v", r.LastFull, r.LastFull.Report)
+	}
+}
+
+// TestVerifyOnlineMatchesOffline: on a chain long enough to be read in
+// several chunks by two readers, the online verification (stored bytes,
+// hashed as they are read) names the same first break, with the same
+// reason, as the offline CLI on the export — wherever the break is: first
+// chunk, a chunk boundary, the last chunk, a missing row — and accepts an
+// event appended before the bytes were stored (columns canonicalised) and
+// a trimmed chain anchored by its checkpoint.
+func TestVerifyOnlineMatchesOffline(t *testing.T) {
+	const n = 20_000
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, keys keyring.Provider)
+		valid bool
+		seq   int64 // first break
+	}{
+		{"untouched", nil, true, 0},
+		{"body in the first chunk", func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, _ keyring.Provider) {
+			tamper(t, d, ws, 5, `body = convert_to(replace(convert_from(body, 'UTF8'), '"i":5', $3), 'UTF8')`, `"i":6`)
+		}, false, 5},
+		{"prev_hash at a chunk boundary", func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, _ keyring.Provider) {
+			tamper(t, d, ws, 8193, `prev_hash = $3`, bytes.Repeat([]byte{2}, 32))
+		}, false, 8193},
+		{"hash in the last chunk", func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, _ keyring.Provider) {
+			tamper(t, d, ws, 19_000, `hash = $3`, bytes.Repeat([]byte{1}, 32))
+		}, false, 19_000},
+		{"missing row", func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, _ keyring.Provider) {
+			err := db.Tx(ctx, d.Owner, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `ALTER TABLE ledger_events DISABLE TRIGGER USER;
+					DELETE FROM ledger_events WHERE workspace_id = '`+ws.UUID().String()+`' AND seq = 12000;
+					ALTER TABLE ledger_events ENABLE TRIGGER USER`)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, false, 12_001},
+		{"event without stored bytes", func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, _ keyring.Provider) {
+			tamper(t, d, ws, 15_000, `body = NULL`)
+		}, true, 0},
+		{"trimmed", func(t *testing.T, d *dbtest.DB, ws id.WorkspaceID, keys keyring.Provider) {
+			// A checkpoint at 9000 (signed as Sign would, from the stored
+			// hash) and a trim through it.
+			var h []byte
+			if err := d.Owner.QueryRow(ctx, `SELECT hash FROM ledger_events WHERE workspace_id = $1 AND seq = 9000`, ws).Scan(&h); err != nil {
+				t.Fatal(err)
+			}
+			err := db.InWorkspace(ctx, d.App, ws.UUID().String(), func(tx pgx.Tx) error {
+				if _, err := ledger.SignAtForTest(ctx, tx, ws, 9000, h, keys); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `SELECT ledger_trim($1, 9000)`, ws)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := dbtest.New(t)
+			ws := newWorkspace(t, d)
+			keys := keyring.NewDir(t.TempDir())
+			seedChain(t, d, ws, n)
+			if tc.setup != nil {
+				tc.setup(t, d, ws, keys)
+			}
+			checkpoint(t, d.App, ws, keys)
+			off, err := ledger.VerifyJSONL(bytes.NewReader(export(t, d.App, ws)), publicKeys(t, keys), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, on := verifyAPI(t, d, ws, keys)("")
+			if st != 200 || on.Valid != tc.valid || off.Valid != tc.valid {
+				t.Fatalf("want valid=%v; online %d %+v %+v; offline %+v", tc.valid, st, on.Report, on.BrokenAt, off.BrokenAt)
+			}
+			if tc.valid {
+				if on.Count != off.Count || *on.Head != *off.Head {
+					t.Fatalf("online count %d head %+v, offline %d %+v", on.Count, on.Head, off.Count, off.Head)
+				}
+				return
+			}
+			if on.BrokenAt.Seq != tc.seq || off.BrokenAt.Seq != tc.seq || on.BrokenAt.Reason != off.BrokenAt.Reason {
+				t.Fatalf("want break at %d; online %+v, offline %+v", tc.seq, on.BrokenAt, off.BrokenAt)
+			}
+		})
 	}
 }

@@ -215,7 +215,8 @@ func canonicalPayload(payload any) (json.RawMessage, error) {
 	return c, nil
 }
 
-// lockKey is the advisory-lock key serialising one workspace's appends.
+// lockKey is the advisory-lock key serialising one workspace's appends
+// (ledger_append computes the same key in SQL; TestLockKeyMatchesSQL).
 func lockKey(ws id.WorkspaceID) int64 {
 	u := ws.UUID()
 	sum := sha256.Sum256(append([]byte("framebroker.ledger\x00"), u[:]...))
@@ -284,22 +285,15 @@ func Append(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, actor, typ, subje
 	if err != nil {
 		return Event{}, fmt.Errorf("%s: %w", op, err)
 	}
-	// One round trip: the lock, then (in its own statement, so its
-	// snapshot sees every append that committed before the lock was
-	// granted) the insert that reads the head and extends it.
+	// One round trip: ledger_append (migration 0670) takes the lock,
+	// reads the head in a statement of its own (so it sees every append
+	// that committed before the lock was granted), and inserts the event
+	// with seq, prev_hash and hash computed in SQL. The app role cannot
+	// INSERT into the ledger any other way.
 	var prev, h, stored []byte
-	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(ws))
-	b.Queue(`INSERT INTO ledger_events (workspace_id, seq, at, actor, type, subject, payload, prev_hash, hash, body)
-		SELECT $1, h.seq + 1, $2, $3, $4, $5, $6, h.hash, sha256(h.hash || b.body), b.body
-		FROM (SELECT seq, hash FROM ((`+headQuery+`)
-			UNION ALL (SELECT 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)) h0
-			ORDER BY seq DESC LIMIT 1) h
-		CROSS JOIN LATERAL (SELECT $7::bytea || convert_to((h.seq + 1)::text, 'UTF8') || $8::bytea AS body) b
-		RETURNING seq, prev_hash, hash, body`,
-		ws, e.Time, e.Actor, e.Type, e.Subject, string(e.Payload), pre, post).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&e.Seq, &prev, &h, &stored) })
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	err = tx.QueryRow(ctx, `SELECT o_seq, o_prev, o_hash, o_body FROM ledger_append($1, $2, $3, $4, $5, $6, $7, $8)`,
+		ws, e.Time, e.Actor, e.Type, e.Subject, string(e.Payload), pre, post).Scan(&e.Seq, &prev, &h, &stored)
+	if err != nil {
 		return Event{}, fmt.Errorf("%s: %w", op, err)
 	}
 	copy(e.PrevHash[:], prev)

@@ -145,14 +145,54 @@ func TestAppendOnly(t *testing.T) {
 			})
 		}
 	}
-	// A forged link is refused at insert, even with the right grant.
+	// The app role cannot write a row of its own making: no INSERT grant
+	// (seq, prev_hash and hash are computed by ledger_append) …
 	err := db.InWorkspace(ctx, d.App, ws.UUID().String(), func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO ledger_events (workspace_id, seq, at, actor, type, subject, payload, prev_hash, hash)
 			VALUES ($1, 4, now(), 'a', 'x.y', 's', '{}', $2, $2)`, ws, make([]byte, 32))
 		return err
 	})
-	if err == nil || !strings.Contains(err.Error(), "does not extend the chain") {
-		t.Fatalf("forged link: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("forged row: %v", err)
+	}
+	// … and ledger_append appends only to the workspace the transaction
+	// is scoped to.
+	other := newWorkspace(t, d)
+	err = db.InWorkspace(ctx, d.App, ws.UUID().String(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SELECT ledger_append($1, now(), 'a', 'x.y', 's', '{}', '\x7b', '\x7d')`, other)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "not scoped to workspace") {
+		t.Fatalf("append to another workspace: %v", err)
+	}
+}
+
+// TestLockKeyMatchesSQL: ledger_append (SQL) holds the advisory lock that
+// Head/Sign (Go) take, so a checkpoint and an append serialise.
+func TestLockKeyMatchesSQL(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		ws := newWorkspace(t, d)
+		var held []int64
+		err := db.InWorkspace(ctx, d.App, ws.UUID().String(), func(tx pgx.Tx) error {
+			if _, err := ledger.Append(ctx, tx, ws, "usr_test", "test.event", "s", nil); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
+				WHERE locktype = 'advisory' AND objsubid = 1 AND pid = pg_backend_pid()`)
+			if err != nil {
+				return err
+			}
+			held, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ledger.LockKeyForTest(ws); len(held) != 1 || held[0] != want {
+			t.Fatalf("%s: ledger_append holds %v, Go's key is %d", ws, held, want)
+		}
 	}
 }
 

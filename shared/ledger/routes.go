@@ -369,19 +369,24 @@ func (s *Service) runVerify(ctx context.Context, ws id.WorkspaceID, keys keyring
 	v.CompareColumns = full
 	var newest *Checkpoint
 	stop := errors.New("stop")
-	err := walkFrom(ctx, s.pool, ws, from, 0, full, func(e Event) error {
-		if v.Event(0, e); v.Broken() {
-			return stop
-		}
-		return nil
-	}, func(c Checkpoint) error {
-		if v.Checkpoint(0, c); v.Broken() {
-			return stop
-		}
-		cc := c
-		newest = &cc
-		return nil
-	})
+	var err error
+	if full {
+		err = walkFrom(ctx, s.pool, ws, from, 0, true, func(e Event) error {
+			if v.Event(0, e); v.Broken() {
+				return stop
+			}
+			return nil
+		}, func(c Checkpoint) error {
+			if v.Checkpoint(0, c); v.Broken() {
+				return stop
+			}
+			cc := c
+			newest = &cc
+			return nil
+		})
+	} else {
+		newest, err = hashWalk(ctx, s.pool, ws, from, v)
+	}
 	if errors.Is(err, pgx.ErrNoRows) && from > 0 {
 		// The checkpoint verification stood on is gone (cannot happen
 		// through the app role): start over from the first event.
