@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
@@ -31,12 +33,12 @@ func TestRoundTripsPerRoute(t *testing.T) {
 		status       int
 		want         int
 	}{
-		{"member GET of a project", "GET", "/v1/workspaces/" + ws + "/projects/" + prj, tok, nil, http.StatusOK, 5},
-		{"member GET of a shot", "GET", "/v1/workspaces/" + ws + "/shots/" + shot, tok, nil, http.StatusOK, 5},
-		{"member GET of the workspace", "GET", "/v1/workspaces/" + ws, tok, nil, http.StatusOK, 5},
-		{"member GET of a project list", "GET", "/v1/workspaces/" + ws + "/projects", tok, nil, http.StatusOK, 5},
-		{"member PATCH of a project (write)", "PATCH", "/v1/workspaces/" + ws + "/projects/" + prj, tok, map[string]string{"description": "d"}, http.StatusOK, 6},
-		{"non-member GET (refused, 404)", "GET", "/v1/workspaces/" + ws + "/projects/" + prj, other, nil, http.StatusNotFound, 4},
+		{"member GET of a project", "GET", "/v1/workspaces/" + ws + "/projects/" + prj, tok, nil, http.StatusOK, 1},
+		{"member GET of a shot", "GET", "/v1/workspaces/" + ws + "/shots/" + shot, tok, nil, http.StatusOK, 1},
+		{"member GET of the workspace", "GET", "/v1/workspaces/" + ws, tok, nil, http.StatusOK, 1},
+		{"member GET of a project list", "GET", "/v1/workspaces/" + ws + "/projects", tok, nil, http.StatusOK, 1},
+		{"member PATCH of a project (write)", "PATCH", "/v1/workspaces/" + ws + "/projects/" + prj, tok, map[string]string{"description": "d"}, http.StatusOK, 4},
+		{"non-member GET (refused, 404)", "GET", "/v1/workspaces/" + ws + "/projects/" + prj, other, nil, http.StatusNotFound, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,4 +53,77 @@ func TestRoundTripsPerRoute(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSessionCheckedOnEveryRequest: with the session look-up travelling in
+// the guard's one batch, there is still no cache between a revocation and
+// the next request: a logged-out session, a session revoked from another
+// one and an idle session are refused (401, invalid_token) on their very
+// next read and write. A used session whose last-seen time is over a
+// minute old is refreshed after the reply (so it does not idle out).
+func TestSessionCheckedOnEveryRequest(t *testing.T) {
+	e := apptest.New(t)
+	tok, _ := e.User("rev@example.com")
+	ws := e.Workspace(tok, "Rev")
+	prj := e.Must(http.StatusCreated, "POST", "/v1/workspaces/"+ws+"/projects", tok, map[string]string{"name": "p"}).Str("id")
+	get := "/v1/workspaces/" + ws + "/projects/" + prj
+	login := func() string {
+		return e.Must(http.StatusOK, "POST", "/v1/auth/login", "", map[string]string{"email": "rev@example.com", "password": "correct horse battery"}).Str("token")
+	}
+	refused := func(how, token string) {
+		t.Helper()
+		for _, m := range []string{"GET", "PATCH"} {
+			var body any
+			if m == "PATCH" {
+				body = map[string]string{"description": "x"}
+			}
+			r := e.Must(http.StatusUnauthorized, m, get, token, body)
+			if h := r.Header.Get("WWW-Authenticate"); !strings.Contains(h, "invalid_token") {
+				t.Errorf("%s: %s answered 401 with WWW-Authenticate %q", how, m, h)
+			}
+		}
+	}
+
+	e.Must(http.StatusOK, "GET", get, tok, nil)
+	e.Must(http.StatusNoContent, "POST", "/v1/auth/logout", tok, nil)
+	refused("logged out", tok)
+
+	a, b := login(), login()
+	e.Must(http.StatusOK, "GET", get, a, nil)
+	e.Must(http.StatusOK, "GET", get, b, nil)
+	e.Must(http.StatusOK, "DELETE", "/v1/auth/sessions", b, nil) // revokes every other session: a
+	refused("revoked by another session", a)
+	e.Must(http.StatusOK, "GET", get, b, nil)
+
+	ctx := context.Background()
+	setSeen := func(token, ago string) {
+		t.Helper()
+		if _, err := e.DB.Owner.Exec(ctx, `UPDATE sessions SET last_seen_at = now() - $2::interval WHERE token_hash = sha256($1::bytea)`, []byte(token), ago); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seenAgo := func(token string) time.Duration {
+		t.Helper()
+		var us int64
+		if err := e.DB.Owner.QueryRow(ctx, `SELECT (extract(epoch FROM now() - last_seen_at) * 1e6)::bigint FROM sessions WHERE token_hash = sha256($1::bytea)`, []byte(token)).Scan(&us); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(us) * time.Microsecond
+	}
+	setSeen(b, "2 minutes")
+	e.Must(http.StatusOK, "GET", get, b, nil)
+	// The touch follows the reply: wait for it (progress, with a deadline
+	// only so a broken touch cannot hang the test).
+	for deadline := time.Now().Add(10 * time.Second); seenAgo(b) > time.Minute; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a session used after 2 idle minutes was not refreshed: last seen %v ago", seenAgo(b))
+		}
+	}
+	setSeen(b, "30 seconds")
+	e.Must(http.StatusOK, "GET", get, b, nil)
+	if ago := seenAgo(b); ago < 30*time.Second {
+		t.Errorf("a session seen 30 s ago was written again (the touch is at most once a minute): last seen %v ago", ago)
+	}
+	setSeen(b, "8 days")
+	refused("idle", b)
 }

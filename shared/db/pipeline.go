@@ -84,7 +84,7 @@ func readPipeline(ctx context.Context, p *pgxpool.Pool, ws string, b *pgx.Batch)
 	if ws != "" {
 		full.Queue(`SELECT set_config('app.workspace_id', $1, true)`, ws)
 	}
-	full.QueuedQueries = append(full.QueuedQueries, b.QueuedQueries...)
+	full.QueuedQueries = appendFresh(full.QueuedQueries, b.QueuedQueries)
 	full.Queue("COMMIT")
 	err = c.SendBatch(ctx, full).Close()
 	if err != nil && !c.Conn().IsClosed() && c.Conn().PgConn().TxStatus() != 'I' {
@@ -94,4 +94,54 @@ func readPipeline(ctx context.Context, p *pgxpool.Pool, ws string, b *pgx.Batch)
 		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}
 	return err
+}
+
+// BeginBatch opens a transaction with opts and runs the statements queued
+// on b in it, in ONE round trip: BEGIN and b's statements go to the server
+// as a single pipelined batch (pgx.Batch.BeginTx) and the callbacks
+// registered on b's queries run as the results arrive. The transaction is
+// returned open, for the caller's further work, Commit and Rollback; it
+// holds its pool connection until then. If a statement or a callback
+// fails, the transaction is rolled back and the error returned (a
+// callback's error as is). opts.BeginQuery must be empty (a batch sends one
+// statement per query).
+//
+// A connection found dead is replaced and the batch sent once more: the
+// transaction had not committed, so the server dropped all of it.
+func BeginBatch(ctx context.Context, p *pgxpool.Pool, opts pgx.TxOptions, b *pgx.Batch) (*HookTx, error) {
+	if opts.BeginQuery != "" {
+		return nil, errors.New("db: BeginBatch cannot send a custom BeginQuery")
+	}
+	tx, err := beginBatch(ctx, p, opts, b)
+	if retryable(err, true, false) && ctx.Err() == nil {
+		onConnLost(ctx, p, "begin batch", err)
+		tx, err = beginBatch(ctx, p, opts, b)
+	}
+	return tx, err
+}
+
+func beginBatch(ctx context.Context, p *pgxpool.Pool, opts pgx.TxOptions, b *pgx.Batch) (*HookTx, error) {
+	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+1)}
+	full.BeginTx(opts)
+	full.QueuedQueries = appendFresh(full.QueuedQueries, b.QueuedQueries)
+	br := p.SendBatch(ctx, full)
+	err := br.Close()
+	tx := br.Tx()
+	if err != nil {
+		// Rollback on a transaction the failed batch already closed is a
+		// no-op that releases the connection.
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return &HookTx{Tx: tx}, nil
+}
+
+// appendFresh appends copies of qs to dst. Sending a batch binds each
+// queued query to a statement prepared on that connection; a retry on a
+// fresh connection must start from the query as the caller queued it.
+func appendFresh(dst, qs []*pgx.QueuedQuery) []*pgx.QueuedQuery {
+	for _, q := range qs {
+		dst = append(dst, &pgx.QueuedQuery{SQL: q.SQL, Arguments: q.Arguments, Fn: q.Fn})
+	}
+	return dst
 }

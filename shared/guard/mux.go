@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -142,6 +143,17 @@ func (a *Access) Webhook() id.WebhookID { return id.FromUUID[id.WebhookID](a.ids
 // error is answered as problem+json; nothing the handler wrote is sent then.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request, a *Access) error
 
+// ReadFunc queues a read route's queries on b, the batch that carries the
+// guard's checks, and returns the handler that writes the reply from what
+// their callbacks stored. At queue time a holds the workspace and the path
+// resources; its Principal and Role are filled in when the checks' result
+// arrives, before any of the callbacks queued here runs (so the queries
+// must not depend on the caller). The callbacks run only if the checks
+// passed — if they did not, the guard also clears the workspace scope
+// before the queued queries run, so row-level security shows them nothing.
+// The returned handler gets a nil a.Tx: the transaction has committed.
+type ReadFunc func(r *http.Request, a *Access, b *pgx.Batch) HandlerFunc
+
 // Route is one row of the router table.
 type Route struct {
 	Method  string // GET, POST, …
@@ -180,6 +192,12 @@ type Route struct {
 	// Every other POST, PUT, PATCH and DELETE is refused with 409 then: a
 	// workspace in its grace period is read-only (see shared/privacy).
 	DuringDeletion bool
+	// Read, on a buffered GET member route, is the route's handler split
+	// in two so its queries travel with the guard's checks: the whole
+	// request — BEGIN READ ONLY, workspace scope, session, membership and
+	// resource checks, Read's queries, COMMIT — is ONE pipelined batch, one
+	// round trip to Postgres. Handler is then unused and may be nil.
+	Read ReadFunc
 	// Limit, if set, rate-limits the route: the guard calls it after
 	// authentication and (for member routes) the membership check, before
 	// the handler. Only authenticated and member routes may have one.
@@ -248,6 +266,27 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (Principal, error)
 }
 
+// SessionBatcher is an Authenticator whose session look-up can be sent in
+// the guard's batch, with the membership and resource checks (one round
+// trip for the whole check; for Read routes, for the whole request). The
+// session is still looked up in SQL on every request: a revoked session
+// fails on its next request.
+type SessionBatcher interface {
+	Authenticator
+	// SessionSQL is a query yielding at most one row (id uuid, user_id
+	// uuid, stale bool) for the token's live session; its parameters are
+	// numbered from $first. It must only read.
+	SessionSQL(first int) string
+	// SessionArgs returns the values of SessionSQL's parameters for token,
+	// or an Unauthenticated error for a token that cannot be valid.
+	SessionArgs(token string) ([]any, error)
+	// NoSession is the error for a token SessionSQL found no row for.
+	NoSession() error
+	// TouchSession records the session's use; the guard calls it after
+	// the reply when SessionSQL said stale.
+	TouchSession(ctx context.Context, s id.SessionID) error
+}
+
 // Validate checks one route: it has a policy and a handler, a member route
 // names {ws}, every other parameter is a known resource, and routes without
 // {ws} are not member routes.
@@ -255,8 +294,11 @@ func (rt Route) Validate() error {
 	if rt.Policy.Level == levelUnset {
 		return fmt.Errorf("route %s %s declares no guard policy", rt.Method, rt.Pattern)
 	}
-	if rt.Handler == nil {
+	if rt.Handler == nil && rt.Read == nil {
 		return fmt.Errorf("route %s %s has no handler", rt.Method, rt.Pattern)
+	}
+	if rt.Read != nil && (rt.Method != http.MethodGet || rt.Policy.Level != LevelMember || rt.NoTx || rt.Stream || rt.Limit != nil) {
+		return fmt.Errorf("route %s %s: Read needs a buffered GET member route without a rate limit", rt.Method, rt.Pattern)
 	}
 	hasWS := false
 	for _, p := range rt.Params() {
@@ -299,6 +341,7 @@ func NewMux(routes []Route, authn Authenticator, pool *pgxpool.Pool) (http.Handl
 			return nil, err
 		}
 		g := &guarded{route: rt, authn: authn, pool: pool}
+		g.batcher, _ = authn.(SessionBatcher)
 		if rt.Policy.Level == LevelMember {
 			g.prepare()
 		}
@@ -367,39 +410,85 @@ func NotFoundOr(op string, err error) error {
 }
 
 type guarded struct {
-	route  Route
-	authn  Authenticator
-	pool   *pgxpool.Pool
-	params []string // resource params, in order
-	query  string   // membership + existence check
+	route   Route
+	authn   Authenticator
+	batcher SessionBatcher // authn, when it can check sessions in the batch
+	pool    *pgxpool.Pool
+	params  []string // resource params, in order
+	roles   []string // the role names the route admits
+	query   string   // session + membership + resource check
 }
 
-// prepare builds the single query that checks membership and, for each
-// resource parameter, that the row exists in the workspace. $1 is the
-// workspace, $2 the user, $3… the resources.
+// prepare builds the single statement that checks the session, the
+// membership and, for each resource parameter, that the row exists in the
+// workspace: $1 is the workspace, $2 the admitted role names, $3… the
+// resources, then the session look-up's parameters (the batcher's, or the
+// principal's session and user when authn cannot batch). The statement
+// also sets the transaction's workspace scope again: to the workspace when
+// every check passes, to nothing otherwise, so a query queued after it
+// (a Read route's) reads no tenant row for a refused caller.
 func (g *guarded) prepare() {
-	var b strings.Builder
-	b.WriteString(`SELECT (SELECT role FROM members WHERE workspace_id = $1 AND user_id = $2), ` +
-		`coalesce((SELECT deletion_requested_at IS NOT NULL FROM workspaces WHERE id = $1), false)`)
+	for r := g.route.Policy.MinRole; r <= Owner; r++ {
+		g.roles = append(g.roles, r.String())
+	}
+	var exists strings.Builder
+	ok := "c.role = ANY($2::text[])"
 	for _, p := range g.route.Params() {
 		if p == WorkspaceParam {
 			continue
 		}
 		res := resources[p]
 		g.params = append(g.params, p)
-		fmt.Fprintf(&b, `, EXISTS (SELECT 1 FROM %s WHERE %s = $%d AND workspace_id = $1)`,
-			pgx.Identifier{res.table}.Sanitize(), pgx.Identifier{res.column}.Sanitize(), len(g.params)+2)
+		n := len(g.params)
+		fmt.Fprintf(&exists, `,
+		  EXISTS (SELECT 1 FROM %s WHERE %s = $%d AND workspace_id = $1::uuid) AS e%d`,
+			pgx.Identifier{res.table}.Sanitize(), pgx.Identifier{res.column}.Sanitize(), n+2, n)
+		ok += fmt.Sprintf(" AND c.e%d", n)
 	}
-	g.query = b.String()
+	first := len(g.params) + 3
+	session := fmt.Sprintf(`SELECT $%d::uuid AS id, $%d::uuid AS user_id, false AS stale`, first, first+1)
+	if g.batcher != nil {
+		session = g.batcher.SessionSQL(first)
+	}
+	var cols strings.Builder
+	for i := range g.params {
+		fmt.Fprintf(&cols, ", c.e%d", i+1)
+	}
+	g.query = `WITH session AS (` + session + `)
+		SELECT c.sid, c.uid, c.stale, c.role, c.deleting` + cols.String() + `,
+		  set_config('app.workspace_id', CASE WHEN ` + ok + ` THEN $1::uuid::text ELSE '' END, true)
+		FROM (SELECT session.id AS sid, session.user_id AS uid, coalesce(session.stale, false) AS stale,
+		  (SELECT role FROM members WHERE workspace_id = $1::uuid AND user_id = session.user_id) AS role,
+		  coalesce((SELECT deletion_requested_at IS NOT NULL FROM workspaces WHERE id = $1::uuid), false) AS deleting` + exists.String() + `
+		FROM (VALUES (1)) AS one LEFT JOIN session ON true) AS c`
+}
+
+// outcome is what a request's check learned that ServeHTTP needs after
+// the reply.
+type outcome struct {
+	session   id.SessionID
+	stale     bool // the session's last-seen time should be refreshed
+	noSession bool // the token named no live session
 }
 
 func (g *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := g.serve(w, r); err != nil {
+	var o outcome
+	if err := g.serve(w, r, &o); err != nil {
 		problem.Write(w, r, err)
+	}
+	if o.stale && g.batcher != nil {
+		// The last-seen touch is the one write a read would need; it is
+		// done after the reply, at most once a minute per session.
+		_ = http.NewResponseController(w).Flush()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		if err := g.batcher.TouchSession(ctx, o.session); err != nil {
+			slog.WarnContext(ctx, "guard: could not refresh the session's last-seen time", "cause", err)
+		}
 	}
 }
 
-func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
+func (g *guarded) serve(w http.ResponseWriter, r *http.Request, o *outcome) error {
 	const op = "guard"
 	if g.route.Policy.Level == LevelPublic {
 		return g.route.Handler(w, r, nil)
@@ -420,12 +509,23 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker"`)
 		return problem.E(op, problem.Unauthenticated, "send Authorization: Bearer <session token>")
 	}
-	p, err := g.authn.Authenticate(r.Context(), token)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker", error="invalid_token"`)
-		return err
+	a := &Access{}
+	var session []any
+	if g.route.Policy.Level == LevelAuthenticated || g.batcher == nil {
+		p, err := g.authn.Authenticate(r.Context(), token)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker", error="invalid_token"`)
+			return err
+		}
+		a.Principal = p
+		session = []any{p.Session.UUID(), p.User.UUID()}
+	} else {
+		var err error
+		if session, err = g.batcher.SessionArgs(token); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker", error="invalid_token"`)
+			return err
+		}
 	}
-	a := &Access{Principal: p}
 	if g.route.Policy.Level == LevelAuthenticated {
 		if err := g.limit(w, r, a); err != nil {
 			return err
@@ -438,7 +538,7 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		return notFound
 	}
 	a.Workspace = id.FromUUID[id.WorkspaceID](ws)
-	args := []any{ws, p.User}
+	args := []any{ws, g.roles}
 	a.ids = make(map[string]uuid.UUID, len(g.params))
 	for _, name := range g.params {
 		u, err := resources[name].parse(r.PathValue(name))
@@ -448,7 +548,8 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		a.ids[name] = u
 		args = append(args, u)
 	}
-	err = g.member(w, r, a, args)
+	args = append(args, session...)
+	err = g.member(w, r, a, args, o)
 	if err != nil && db.ConnLost(err) && g.retrySafe(r) && r.Context().Err() == nil {
 		// The connection died under a read-only request whose reply is
 		// still buffered (a failover, a terminated session): nothing was
@@ -457,7 +558,10 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request) error {
 		slog.WarnContext(r.Context(), "guard: database connection lost; retrying the read-only request once",
 			"route", g.route.Method+" "+g.route.Pattern, "cause", err)
 		g.pool.Reset()
-		err = g.member(w, r, a, args)
+		err = g.member(w, r, a, args, o)
+	}
+	if o.noSession {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="framebroker", error="invalid_token"`)
 	}
 	return err
 }
@@ -469,50 +573,70 @@ func (g *guarded) retrySafe(r *http.Request) bool {
 	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && !g.route.NoTx && !g.route.Stream
 }
 
-// member runs a member route once its caller is authenticated and its
-// path parsed: the membership and resource checks, the limiter and the
-// handler, in the transaction the route's shape asks for.
-func (g *guarded) member(w http.ResponseWriter, r *http.Request, a *Access, args []any) error {
+// member runs a member route once its caller's token and its path are
+// parsed: the session, membership and resource checks, the limiter and
+// the handler, in the transaction the route's shape asks for. The checks
+// always travel in the batch that opens the transaction:
+//
+//   - Read routes: BEGIN READ ONLY, scope, checks, the route's queries and
+//     COMMIT in one batch — one round trip;
+//   - NoTx and Stream routes: BEGIN READ ONLY, scope, checks, COMMIT in one
+//     batch, then the handler without a transaction;
+//   - other routes: BEGIN, scope, (for writes) the membership lock, checks
+//     in one batch, then the handler in that transaction, then COMMIT.
+func (g *guarded) member(w http.ResponseWriter, r *http.Request, a *Access, args []any, o *outcome) error {
 	const op = "guard"
+	ctx := r.Context()
 	noTx := g.route.NoTx || g.route.Stream
-	opts := pgx.TxOptions{}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead || noTx {
-		// A no-transaction route's checks run in a short read-only
-		// transaction of their own; the handler opens what it needs.
-		opts.AccessMode = pgx.ReadOnly
-	}
-	tx, err := db.Begin(r.Context(), g.pool, opts)
-	if err != nil {
-		return problem.Wrap(op, problem.Unavailable, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(r.Context()))
-	lock := lockNone
-	if !noTx && opts.AccessMode != pgx.ReadOnly {
-		lock = lockShared
-		if g.route.Membership {
-			lock = lockExclusive
+	readOnly := r.Method == http.MethodGet || r.Method == http.MethodHead || noTx
+	scope := a.Workspace.UUID().String()
+	b := &pgx.Batch{}
+	if g.route.Read != nil || noTx {
+		g.queueCheck(b, a, args, r.Method, o)
+		var h HandlerFunc
+		if g.route.Read != nil {
+			h = g.route.Read(r, a, b)
 		}
-	}
-	if err := g.check(r.Context(), tx, a, args, r.Method, lock); err != nil {
-		return err
-	}
-	if noTx {
-		if err := tx.Commit(r.Context()); err != nil {
-			return problem.Wrap(op, problem.Internal, err)
+		if err := db.ReadPipeline(ctx, g.pool, scope, b); err != nil {
+			return checkFailed(err)
 		}
 		if err := g.limit(w, r, a); err != nil {
 			return err
 		}
+		if h == nil {
+			h = g.route.Handler
+		}
 		if g.route.Stream {
-			return g.route.Handler(w, r, a)
+			return h(w, r, a)
 		}
 		buf := &bufferedWriter{header: w.Header()}
-		if err := g.route.Handler(buf, r, a); err != nil {
+		if err := h(buf, r, a); err != nil {
 			return err
 		}
 		buf.flush(w)
 		return nil
 	}
+
+	opts := pgx.TxOptions{}
+	if readOnly {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	b.Queue(`SELECT set_config('app.workspace_id', $1, true)`, scope)
+	if !readOnly {
+		// Before the membership is read (the check below): see
+		// Route.Membership.
+		if g.route.Membership {
+			b.Queue(`SELECT pg_advisory_xact_lock($1)`, membershipLockKey(a.Workspace))
+		} else {
+			b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, membershipLockKey(a.Workspace))
+		}
+	}
+	g.queueCheck(b, a, args, r.Method, o)
+	tx, err := db.BeginBatch(ctx, g.pool, opts, b)
+	if err != nil {
+		return checkFailed(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	a.Tx = tx
 	if err := g.limit(w, r, a); err != nil {
 		return err
@@ -521,7 +645,7 @@ func (g *guarded) member(w http.ResponseWriter, r *http.Request, a *Access, args
 	if err := g.route.Handler(buf, r, a); err != nil {
 		return err
 	}
-	if err := tx.Commit(r.Context()); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		var ac *db.AfterCommitError
 		if errors.As(err, &ac) {
 			// Committed; an after-commit effect failed and says how.
@@ -531,6 +655,19 @@ func (g *guarded) member(w http.ResponseWriter, r *http.Request, a *Access, args
 	}
 	buf.flush(w)
 	return nil
+}
+
+// checkFailed is the reply for a check batch that failed: the check's own
+// refusal as is, a lost connection as Unavailable, anything else Internal.
+func checkFailed(err error) error {
+	var pe *problem.Error
+	switch {
+	case errors.As(err, &pe):
+		return err
+	case db.ConnLost(err):
+		return problem.Wrap("guard", problem.Unavailable, err)
+	}
+	return problem.Wrap("guard", problem.Internal, fmt.Errorf("check: %w", err))
 }
 
 // afterCommitProblem is the reply for a request whose transaction committed
@@ -544,29 +681,43 @@ func afterCommitProblem(err error) error {
 	return problem.Wrap("guard.AfterCommit", problem.Internal, err)
 }
 
-// check scopes tx to the workspace and runs the membership and resource
-// query, in one round trip.
-func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, method string, lock membershipLock) error {
+// queueCheck queues the check statement on b; its callback fills a's
+// principal and role and refuses (stopping the batch's later callbacks)
+// when the session, the membership, a resource, the role or the
+// workspace's state does not allow the request.
+func (g *guarded) queueCheck(b *pgx.Batch, a *Access, args []any, method string, o *outcome) {
+	b.Queue(g.query, args...).QueryRow(func(row pgx.Row) error {
+		var sid, uid *uuid.UUID
+		var role *string
+		var stale, deleting bool
+		var scope string
+		exists := make([]bool, len(g.params))
+		dest := []any{&sid, &uid, &stale, &role, &deleting}
+		for i := range exists {
+			dest = append(dest, &exists[i])
+		}
+		if err := row.Scan(append(dest, &scope)...); err != nil {
+			return err
+		}
+		return g.verdict(a, method, o, sid, uid, stale, role, deleting, exists)
+	})
+}
+
+// verdict applies the check's row to the request, in the order the guard
+// has always refused: no session (401), not a member or a resource not in
+// the workspace (404, identical for both), role too low (403), workspace
+// being deleted (409, writes only).
+func (g *guarded) verdict(a *Access, method string, o *outcome, sid, uid *uuid.UUID, stale bool, role *string, deleting bool, exists []bool) error {
 	const op = "guard"
-	batch := &pgx.Batch{}
-	batch.Queue(`SELECT set_config('app.workspace_id', $1, true)`, a.Workspace.UUID().String())
-	switch lock {
-	case lockShared:
-		batch.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, membershipLockKey(a.Workspace))
-	case lockExclusive:
-		batch.Queue(`SELECT pg_advisory_xact_lock($1)`, membershipLockKey(a.Workspace))
+	if sid == nil || uid == nil {
+		o.noSession = true
+		if g.batcher != nil {
+			return g.batcher.NoSession()
+		}
+		return problem.E(op, problem.Unauthenticated, "session token is invalid, expired or revoked")
 	}
-	var role *string
-	var deleting bool
-	exists := make([]bool, len(g.params))
-	dest := []any{&role, &deleting}
-	for i := range exists {
-		dest = append(dest, &exists[i])
-	}
-	batch.Queue(g.query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(dest...) })
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return problem.Wrap(op, problem.Internal, fmt.Errorf("check: %w", err))
-	}
+	a.Principal = Principal{User: id.FromUUID[id.UserID](*uid), Session: id.FromUUID[id.SessionID](*sid)}
+	o.session, o.stale = a.Principal.Session, stale
 	if role == nil {
 		return notFound
 	}
@@ -588,14 +739,6 @@ func (g *guarded) check(ctx context.Context, tx pgx.Tx, a *Access, args []any, m
 	}
 	return nil
 }
-
-type membershipLock uint8
-
-const (
-	lockNone membershipLock = iota
-	lockShared
-	lockExclusive
-)
 
 // membershipLockKey is the advisory-lock key of ws's membership (see
 // Route.Membership).

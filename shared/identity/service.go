@@ -309,8 +309,8 @@ var errBadToken = problem.E("identity.Authenticate", problem.Unauthenticated, "s
 // (absolute or idle) and revoked tokens are all the same Unauthenticated
 // error. Use refreshes the session's last-seen time (at most once a minute).
 func (s *Service) Authenticate(ctx context.Context, token string) (guard.Principal, error) {
-	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
-		return guard.Principal{}, errBadToken
+	if _, err := s.SessionArgs(token); err != nil {
+		return guard.Principal{}, err
 	}
 	p, err := s.authenticate(ctx, token)
 	if db.ConnLost(err) && ctx.Err() == nil {

@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -143,4 +145,47 @@ func (s *Service) Sweep(ctx context.Context) (Swept, error) {
 	}
 	out.OAuthStates = tag.RowsAffected()
 	return out, nil
+}
+
+// The guard checks a member request's session in the same pipelined batch
+// as its workspace checks (and, for reads, the handler's query): one round
+// trip per request, with the session still looked up in SQL every time, so
+// a revocation takes effect on the very next request. These methods make
+// *Service a guard.SessionBatcher.
+
+// SessionSQL is the session look-up the guard embeds in its check: at most
+// one row (id, user_id, stale) for a live session (not revoked, not expired,
+// not idle) whose token hashes to $first, with the idle timeout in
+// microseconds as $first+1. stale says the last-seen time is over a minute
+// old (TouchSession should refresh it). It only reads.
+func (s *Service) SessionSQL(first int) string {
+	return fmt.Sprintf(`SELECT id, user_id, last_seen_at < now() - interval '1 minute' AS stale FROM sessions
+		WHERE token_hash = $%d AND revoked_at IS NULL AND expires_at > now()
+		  AND last_seen_at > now() - $%d * interval '1 microsecond'`, first, first+1)
+}
+
+// SessionArgs returns the values of SessionSQL's parameters for token, or
+// the Unauthenticated error (without any query) for a token that cannot be
+// a session token.
+func (s *Service) SessionArgs(token string) ([]any, error) {
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
+		return nil, errBadToken
+	}
+	return []any{digest(token), s.idle.Microseconds()}, nil
+}
+
+// NoSession is the error for a token SessionSQL found no live session for:
+// the same Unauthenticated error as Authenticate's.
+func (s *Service) NoSession() error { return errBadToken }
+
+// TouchSession refreshes a session's last-seen time (what keeps it from
+// idling out), at most once a minute. The guard calls it after the reply
+// when the look-up said stale, so reads stay read-only and one round trip.
+func (s *Service) TouchSession(ctx context.Context, sid id.SessionID) error {
+	_, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = now()
+		WHERE id = $1 AND revoked_at IS NULL AND last_seen_at < now() - interval '1 minute'`, sid)
+	if err != nil {
+		return problem.Wrap("identity.TouchSession", problem.Internal, err)
+	}
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -70,9 +69,9 @@ func (s *Service) projectRoutes() []guard.Route {
 	return []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Editor), Handler: s.createProject, Example: `{"name":"Feature film","description":"Reel 1"}`,
 			Summary: "Create a project", Request: namedInput{}, Reply: Project{}, Status: http.StatusCreated},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Viewer), Handler: s.listProjects,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects", Policy: guard.Member(guard.Viewer), Read: readProjects,
 			Summary: "The workspace's projects", Reply: httpx.List[Project]{}, Query: []string{"limit", "cursor"}},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Viewer), Handler: s.getProject,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Viewer), Read: readProject,
 			Summary: "A project", Reply: Project{}},
 		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/projects/{project}", Policy: guard.Member(guard.Editor), Handler: s.updateProject, Example: `{"name":"Feature film (final)"}`,
 			Summary: "Change a project's name or description", Request: namedInput{}, Reply: Project{}},
@@ -112,29 +111,16 @@ func (s *Service) createProject(w http.ResponseWriter, r *http.Request, a *guard
 	return nil
 }
 
-func (s *Service) listProjects(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "tenancy.ListProjects"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+projectCols+` FROM projects WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		[]any{a.Workspace}, p.After, p.Limit, scanProject)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(p Project) uuid.UUID { return p.ID.UUID() }))
-	return nil
-}
+// readProjects lists the workspace's projects, pipelined with the guard's
+// checks (one round trip).
+var readProjects = guard.ReadPage("tenancy.ListProjects", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + projectCols + ` FROM projects WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{a.Workspace}
+}, scanProject, func(p Project) uuid.UUID { return p.ID.UUID() })
 
-func (s *Service) getProject(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	p, err := scanProject(a.Tx.QueryRow(r.Context(), `SELECT `+projectCols+` FROM projects WHERE id = $1 AND workspace_id = $2`, a.Project(), a.Workspace))
-	if err != nil {
-		return guard.NotFoundOr("tenancy.GetProject", err)
-	}
-	httpx.JSON(w, http.StatusOK, p)
-	return nil
-}
+// readProject reads the path's project, pipelined with the guard's checks.
+var readProject = guard.ReadOne("tenancy.GetProject", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + projectCols + ` FROM projects WHERE id = $1 AND workspace_id = $2`, []any{a.Project(), a.Workspace}
+}, scanProject)
 
 func (s *Service) updateProject(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.UpdateProject"

@@ -6,7 +6,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -18,9 +17,9 @@ func (s *Service) shotRoutes() []guard.Route {
 	return []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Editor), Handler: s.createShot, Example: `{"name":"SH010","description":"Opening crane"}`,
 			Summary: "Create a shot in a project", Request: namedInput{}, Reply: Shot{}, Status: http.StatusCreated},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Viewer), Handler: s.listShots,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/projects/{project}/shots", Policy: guard.Member(guard.Viewer), Read: readShots,
 			Summary: "A project's shots", Reply: httpx.List[Shot]{}, Query: []string{"limit", "cursor"}},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Viewer), Handler: s.getShot,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Viewer), Read: readShot,
 			Summary: "A shot", Reply: Shot{}},
 		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/shots/{shot}", Policy: guard.Member(guard.Editor), Handler: s.updateShot, Example: `{"description":"Opening crane, v2"}`,
 			Summary: "Change a shot's name or description", Request: namedInput{}, Reply: Shot{}},
@@ -60,29 +59,16 @@ func (s *Service) createShot(w http.ResponseWriter, r *http.Request, a *guard.Ac
 	return nil
 }
 
-func (s *Service) listShots(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "tenancy.ListShots"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+shotCols+` FROM shots WHERE workspace_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
-		[]any{a.Workspace, a.Project()}, p.After, p.Limit, scanShot)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(s Shot) uuid.UUID { return s.ID.UUID() }))
-	return nil
-}
+// readShots lists the path project's shots, pipelined with the guard's
+// checks (one round trip).
+var readShots = guard.ReadPage("tenancy.ListShots", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + shotCols + ` FROM shots WHERE workspace_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4`, []any{a.Workspace, a.Project()}
+}, scanShot, func(s Shot) uuid.UUID { return s.ID.UUID() })
 
-func (s *Service) getShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	sh, err := scanShot(a.Tx.QueryRow(r.Context(), `SELECT `+shotCols+` FROM shots WHERE id = $1 AND workspace_id = $2`, a.Shot(), a.Workspace))
-	if err != nil {
-		return guard.NotFoundOr("tenancy.GetShot", err)
-	}
-	httpx.JSON(w, http.StatusOK, sh)
-	return nil
-}
+// readShot reads the path's shot, pipelined with the guard's checks.
+var readShot = guard.ReadOne("tenancy.GetShot", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + shotCols + ` FROM shots WHERE id = $1 AND workspace_id = $2`, []any{a.Shot(), a.Workspace}
+}, scanShot)
 
 func (s *Service) updateShot(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.UpdateShot"
