@@ -20,6 +20,7 @@ import (
 	"github.com/framebroker/framebroker/shared/app"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/localstack"
 	"github.com/framebroker/framebroker/shared/mail/mailtest"
@@ -113,10 +114,12 @@ func dev(dir, addr string, ports localstack.Options) error {
 	srv := httpx.NewServer(a.Handler())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	// EventBridge's stand-in: the same schedules, over HTTP, with the secret;
-	// and a dispatcher woken by each committed webhook event.
-	cron.Tick(ctx, baseURL(ln.Addr()), cfg.CronSecret, cron.Schedule, 1)
-	go func() { _ = a.Webhooks.NewDispatcher().Run(ctx) }()
+	// EventBridge's stand-in: the same schedules, over HTTP, with the secret
+	// (the due-only ones switched on and off through the app's Waker, as
+	// the rules are in AWS); and a dispatcher woken by each committed
+	// webhook event.
+	a.Waker.Set(cron.Tick(ctx, baseURL(ln.Addr()), cfg.CronSecret, cron.Schedule, 1))
+	go func() { _ = a.Webhooks.NewDispatcher().Run(wake.With(ctx, a.Waker)) }()
 	log.Info("serving", "addr", cfg.Addr)
 	printDevBanner(baseURL(ln.Addr()), st, time.Since(begun))
 

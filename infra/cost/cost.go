@@ -82,9 +82,11 @@ const (
 	// AssetGB is the CDK assets kept in the bootstrap ECR repository (the
 	// worker image; Lambda bundles live in S3 at cents).
 	AssetGB = 0.4
-	// DueOnlyMarker in a rule's Description says its job opens no database
-	// connection when nothing is due (shared/cron), so it does not keep
-	// Aurora awake.
+	// DueOnlyMarker in a rule's Description says its job runs only while
+	// it has work (shared/cron Entry.DueOnly): the stack deploys such a
+	// rule DISABLED, and the model prices a disabled rule as no run and no
+	// wake-up (an enabled rule with the marker is priced as runs that do
+	// not wake the database).
 	DueOnlyMarker = "[due-only]"
 )
 
@@ -235,10 +237,18 @@ func Estimate(tpl map[string]any) Report {
 	}
 	invocations, gbs := 0.0, 0.0
 	awake := 0.0
+	var off []string
 	for _, id := range byType["AWS::Events::Rule"] {
 		p := props(id)
 		period, ok := ratePeriod(p["ScheduleExpression"])
-		if !ok || p["State"] == "DISABLED" {
+		if ok && p["State"] == "DISABLED" {
+			// Deployed off: a due-only job's rule runs only while its work
+			// exists (then the database is awake for that work anyway).
+			desc, _ := p["Description"].(string)
+			off = append(off, strings.Fields(strings.TrimPrefix(desc, "Framebroker cron ") + " " + id)[0])
+			continue
+		}
+		if !ok {
 			continue
 		}
 		desc, _ := p["Description"].(string)
@@ -259,6 +269,10 @@ func Estimate(tpl map[string]any) Report {
 				}
 			}
 		}
+	}
+	if len(off) > 0 {
+		sort.Strings(off)
+		add(fmt.Sprintf("Due-only cron rules ×%d (disabled at idle)", len(off)), 0, "on only while work is due: "+strings.Join(off, ", "))
 	}
 	if invocations > 0 {
 		add(fmt.Sprintf("Scheduled Lambda runs (%.0f/month)", invocations), invocations*P.LambdaRequest+gbs*P.LambdaArmGBSecond,

@@ -13,6 +13,21 @@ func rule(expr, target, desc string) map[string]any {
 	}}
 }
 
+func disabled(r map[string]any) map[string]any {
+	r["Properties"].(map[string]any)["State"] = "DISABLED"
+	return r
+}
+
+// TestDisabledRulesReported: a rule deployed off is listed as such, at no
+// cost.
+func TestDisabledRulesReported(t *testing.T) {
+	r := Estimate(map[string]any{"Resources": map[string]any{"F": fn(true),
+		"R": disabled(rule("rate(1 minute)", "F", "Framebroker cron mail-outbox "+DueOnlyMarker))}})
+	if s := r.String(); !strings.Contains(s, "Due-only cron rules ×1 (disabled at idle)") || !strings.Contains(s, "mail-outbox") || strings.Contains(s, "Scheduled Lambda runs") {
+		t.Fatal(s)
+	}
+}
+
 func fn(db bool) map[string]any {
 	vars := map[string]any{}
 	if db {
@@ -75,6 +90,9 @@ func TestEstimate(t *testing.T) {
 			"R": rule("rate(1 minute)", "F", "Framebroker cron webhook-retries "+DueOnlyMarker),
 			"Q": rule("rate(1 minute)", "G", "other")},
 			IdleStorageGB*Prices.AuroraStorageGBMo + 2*43800*(Prices.LambdaRequest+0.5*Prices.LambdaArmGBSecond), 0},
+		{"min 0, a minute cron deployed disabled (due-only): no run, no wake-up", map[string]any{"C": cluster(0, 600), "P": params, "F": fn(true),
+			"R": disabled(rule("rate(1 minute)", "F", "Framebroker cron webhook-retries "+DueOnlyMarker))},
+			IdleStorageGB * Prices.AuroraStorageGBMo, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Estimate(map[string]any{"Resources": tc.resources})

@@ -60,7 +60,23 @@ type Access struct {
 	// machine: states:StartExecution on the machine, the others on its
 	// executions.
 	Executions []string
+	// Wakes are the due-only cron jobs (cron.Entry.DueOnly) this function
+	// commits work for: it may enable their rules (events:EnableRule on
+	// those rules only) after its transaction commits (shared/cron/wake).
+	Wakes []string
+	// Settles lets the function disable the due-only rules too
+	// (events:DisableRule): only the cron function, whose runs switch
+	// their own rule off when nothing is left.
+	Settles bool
 }
+
+// The due-only jobs, for the Wakes lists.
+const (
+	wakeWebhooks  = cron.WebhookRetries
+	wakeMail      = cron.MailOutbox
+	wakeAssets    = cron.AssetVerify
+	wakeReconcile = cron.JobReconcile
+)
 
 // S3 actions the functions use.
 const (
@@ -80,43 +96,53 @@ var FunctionAccess = map[string]Access{
 	"health": {Secrets: []Secret{SecretAppDatabase}},
 	// Session lookup only.
 	AuthorizerFunction: {Secrets: []Secret{SecretAppDatabase}},
-	// Login, signup, TOTP (TOTP sealing key), OAuth client secrets, mail.
-	"auth": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
-	// Memberships, invitations (mail), deletion requests (signed tombstones).
-	"workspaces": {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}},
+	// Login, signup, TOTP (TOTP sealing key), OAuth client secrets, mail
+	// (left in the outbox when the immediate send fails).
+	"auth": {Secrets: []Secret{SecretAppDatabase, SecretOperator}, Wakes: []string{wakeMail}},
+	// Memberships, invitations (mail), deletion requests (signed
+	// tombstones); member and deletion events go to webhooks.
+	"workspaces": {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}, Wakes: []string{wakeWebhooks, wakeMail}},
 	// Uploads: presigned PUTs into assets/, downloads of any asset (encode
 	// outputs are assets too), probing reads, deletes (a delete marker in
-	// the versioned bucket: the evidence version stays).
+	// the versioned bucket: the evidence version stays). Asset events go
+	// to webhooks; multipart uploads await the asset-verify cron.
 	"assets": {Secrets: []Secret{SecretAppDatabase}, Objects: []ObjectGrant{
 		{"ws/*/assets/*", []string{s3Put, s3Delete}},
 		{"ws/*", []string{s3Get}},
-	}},
+	}, Wakes: []string{wakeWebhooks, wakeAssets}},
 	// Job submission and cancellation (billing reservations), output
-	// download URLs.
+	// download URLs. A new job is what job-reconcile watches; job events go
+	// to webhooks; spend alerts are mail.
 	JobsFunction: {Secrets: []Secret{SecretAppDatabase, SecretOperator},
 		Objects:    []ObjectGrant{{"ws/*/jobs/*", []string{s3Get}}},
-		Executions: []string{"states:StartExecution", "states:StopExecution"}},
+		Executions: []string{"states:StartExecution", "states:StopExecution"},
+		Wakes:      []string{wakeWebhooks, wakeReconcile, wakeMail}},
 	// State machine steps: input URLs and the worker's grant (presigned
 	// PUTs of outputs and report), verification reads, trail signing,
-	// billing on job end.
+	// billing on job end; job events go to webhooks.
 	PipelineFunction: {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}, Objects: []ObjectGrant{
 		{"ws/*/jobs/*", []string{s3Put}},
 		{"ws/*", []string{s3Get}},
-	}},
-	// Webhook endpoints (sealing key).
-	"webhooks": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
+	}, Wakes: []string{wakeWebhooks}},
+	// Webhook endpoints (sealing key); test events, resends and
+	// re-enabled endpoints have deliveries due.
+	"webhooks": {Secrets: []Secret{SecretAppDatabase, SecretOperator}, Wakes: []string{wakeWebhooks}},
 	// Stripe checkout and Stripe's webhook.
 	"checkout": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
 	// Signed ledger exports and verification.
 	"ledger": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
 	// Published public keys and manifests.
 	"provenance": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
-	// Publishing (signs manifests).
-	"releases": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
+	// Publishing (signs manifests); release events go to webhooks.
+	"releases": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}, Wakes: []string{wakeWebhooks}},
 	// Webhook retries (sealing key), retention, job reconcile (stops or
-	// restarts executions), mail outbox (SMTP).
+	// restarts executions), mail outbox (SMTP). Its runs create due work
+	// of every kind (a reconciled job's events, a circuit breaker's mail),
+	// switch a due-only rule off when nothing is left, and the daily jobs'
+	// safety sweep wakes any due-only job with pending work.
 	cron.Function: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},
-		Executions: []string{"states:StartExecution", "states:StopExecution"}},
+		Executions: []string{"states:StartExecution", "states:StopExecution"},
+		Wakes:      []string{wakeWebhooks, wakeMail, wakeAssets, wakeReconcile}, Settles: true},
 	// Workspace purge: removes every object and version under the
 	// workspace's prefix, signs the tombstone.
 	PurgeFunction: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},
@@ -131,8 +157,20 @@ var FunctionAccess = map[string]Access{
 // the keyring secret, nothing else (no VPC, no database).
 var keyringInitAccess = []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
 
-// checkAccess refuses functions without an entry in FunctionAccess.
-func checkAccess(fns []string) error {
+// checkAccess refuses functions without an entry in FunctionAccess, and
+// entries that wake a job that is not a due-only entry of schedule.
+func checkAccess(fns []string, schedule []cron.Entry) error {
+	due := map[string]bool{}
+	for _, j := range cron.DueOnlyJobs(schedule) {
+		due[j] = true
+	}
+	for _, f := range fns {
+		for _, j := range FunctionAccess[f].Wakes {
+			if !due[j] {
+				return fmt.Errorf("FunctionAccess[%q] wakes %q, which is not a due-only cron job", f, j)
+			}
+		}
+	}
 	var missing []string
 	for _, f := range fns {
 		if f == KeyringInitFunction {

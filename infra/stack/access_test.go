@@ -210,7 +210,24 @@ func expectedGrants(fx *fixture, fn string) map[string]bool {
 	if fn == cron.Function || fn == PurgeFunction {
 		want["sqs:SendMessage ${dlq.Arn}"] = true // the Lambda dead-letter queue
 	}
+	for _, j := range acc.Wakes {
+		want["events:EnableRule "+ruleArn(fx, j)] = true
+	}
+	if acc.Settles {
+		for _, j := range cron.DueOnlyJobs(fx.props.Schedule) {
+			want["events:DisableRule "+ruleArn(fx, j)] = true
+		}
+	}
 	return want
+}
+
+// ruleArn is a due-only job's rule ARN as render prints it.
+func ruleArn(fx *fixture, job string) string {
+	region, account := "${AWS::Region}", "${AWS::AccountId}"
+	if e := fx.props.StackProps.Env; e != nil && e.Account != nil {
+		region, account = *e.Region, *e.Account
+	}
+	return "arn:${AWS::Partition}:events:" + region + ":" + account + ":rule/" + CronRuleName(fx.stack.Stack, job)
 }
 
 // TestLeastPrivilegePerFunction: every function the router table names
@@ -262,6 +279,14 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 							t.Errorf("%s reads the owner's secret", fn)
 						}
 					}
+					// Only the cron function switches schedules off; the
+					// others may only switch on the rules of due-only jobs.
+					if action == "events:DisableRule" && fn != cron.Function {
+						t.Errorf("%s may disable cron rules: %s", fn, g)
+					}
+					if strings.HasPrefix(action, "events:") && !strings.Contains(g, ":rule/"+CronRulePrefix(fx.stack.Stack)) {
+						t.Errorf("%s: an events grant outside the due-only cron rules: %s", fn, g)
+					}
 					if (fn == "health" || fn == AuthorizerFunction) && (strings.HasPrefix(action, "s3:") ||
 						(action == "secretsmanager:GetSecretValue" && !strings.HasSuffix(g, "${appSecret}"))) {
 						t.Errorf("%s holds %s", fn, g)
@@ -283,10 +308,10 @@ func TestLeastPrivilegePerFunction(t *testing.T) {
 // at synth, so a new route function cannot deploy with a default grant.
 func TestFunctionAccessCoversTheTable(t *testing.T) {
 	_, fns := tableAndFunctions(t)
-	if err := checkAccess(fns); err != nil {
+	if err := checkAccess(fns, cron.Schedule); err != nil {
 		t.Fatal(err)
 	}
-	err := checkAccess(append(fns, "newfunction"))
+	err := checkAccess(append(fns, "newfunction"), cron.Schedule)
 	if err == nil || !strings.Contains(err.Error(), "newfunction") {
 		t.Fatalf("a function without FunctionAccess entry was accepted: %v", err)
 	}

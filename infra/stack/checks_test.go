@@ -225,7 +225,9 @@ func checkCrons(tpl assertions.Template, schedule []cron.Entry) error {
 		found := false
 		for _, r := range rules {
 			p := props(r)
-			if p["ScheduleExpression"] != e.Expression() || p["State"] == "DISABLED" {
+			// Due-only jobs' rules are deployed off (the wakers switch
+			// them on); every other rule is on.
+			if p["ScheduleExpression"] != e.Expression() || (p["State"] == "DISABLED") != e.DueOnly {
 				continue
 			}
 			for _, tg := range list(p["Targets"]) {
@@ -238,7 +240,7 @@ func checkCrons(tpl assertions.Template, schedule []cron.Entry) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("no %s rule for cron %s whose input is only the job name", e.Expression(), e.Name)
+			return fmt.Errorf("no %s rule for cron %s (disabled: %v) whose input is only the job name", e.Expression(), e.Name, e.DueOnly)
 		}
 	}
 	return nil

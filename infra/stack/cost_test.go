@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +13,11 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
 )
 
-// TestIdleCost prices the default stack with the cost model (issue 16):
-// no NAT gateway (a NAT instance), Aurora allowed to pause, and everything
-// but the database's compute under the goal. Which scheduled jobs keep
-// Aurora awake is reported: exactly the cron entries that reach the
-// database more often than the auto-pause delay.
+// TestIdleCost prices the default stack as deployed with the cost model
+// (issue 16): no NAT gateway (a NAT instance), Aurora allowed to pause, the
+// frequent crons due-only (their rules DISABLED until work is due), and
+// the idle month under the goal. Only the daily jobs wake the database,
+// and none often enough to keep it awake.
 func TestIdleCost(t *testing.T) {
 	fx := defaultStack(t)
 	r := cost.Estimate(fx.json)
@@ -27,29 +28,31 @@ func TestIdleCost(t *testing.T) {
 	if !strings.Contains(r.String(), "EC2 "+NatInstanceType) {
 		t.Errorf("no NAT instance priced:\n%s", r)
 	}
-	aurora := 0.0
-	for _, l := range r.Lines {
-		if strings.HasPrefix(l.Item, "Aurora Serverless v2") {
-			aurora = l.Monthly
-		}
-	}
-	if rest := r.Total - aurora; rest >= cost.Goal {
-		t.Errorf("the idle month without the database's compute is %.2f USD, not under %.0f", rest, cost.Goal)
+	if len(r.KeepAwake) != 0 {
+		t.Errorf("Aurora kept awake by %v", r.KeepAwake)
 	}
 	var want []string
 	for _, e := range cron.Schedule {
-		if !e.DueOnly && e.Rate.Minutes() <= AutoPauseMinutes+IdleSessionSeconds/60+cost.CronRunMinutes {
-			want = append(want, e.Name)
+		if e.DueOnly {
+			if e.Rate.Minutes() > AutoPauseMinutes+IdleSessionSeconds/60+cost.CronRunMinutes {
+				t.Errorf("%s is due-only but rare enough to let Aurora pause anyway", e.Name)
+			}
+			continue
 		}
+		want = append(want, fmt.Sprintf("%s (every %s)", e.Name, map[bool]string{true: "1d"}[e.Rate == 24*time.Hour]))
 	}
-	if len(r.KeepAwake) != len(want) {
-		t.Errorf("Aurora kept awake by %v, want the frequent cron jobs %v", r.KeepAwake, want)
+	if strings.Join(sorted(append([]string{}, r.Wakers...)), ",") != strings.Join(sorted(want), ",") {
+		t.Errorf("database woken by %v, want only the daily jobs %v", r.Wakers, sorted(want))
 	}
-	if len(want) == 0 && r.Total >= cost.Goal {
-		t.Errorf("idle month %.2f USD with nothing keeping Aurora awake", r.Total)
+	if !strings.Contains(r.String(), "Due-only cron rules ×4 (disabled at idle)") {
+		t.Errorf("the disabled due-only rules are not reported:\n%s", r)
 	}
-	// The same stack once the frequent jobs are due-only (cron.Entry
-	// DueOnly): the goal is met.
+	if r.Total >= cost.Goal {
+		t.Errorf("the idle month as deployed is %.2f USD, not under %.0f\n%s", r.Total, cost.Goal, r)
+	}
+	// The same template with the due-only rules enabled (what the stack
+	// deployed before): the frequent jobs keep Aurora awake and the goal
+	// is missed, so the rules' state is what meets it.
 	b, _ := json.Marshal(fx.json)
 	var tpl map[string]any
 	if err := json.Unmarshal(b, &tpl); err != nil {
@@ -57,20 +60,19 @@ func TestIdleCost(t *testing.T) {
 	}
 	for _, res := range tpl["Resources"].(map[string]any) {
 		p := props(res.(map[string]any))
-		if d, ok := p["Description"].(string); ok && strings.HasPrefix(d, "Framebroker cron ") {
-			for _, w := range want {
-				if d == "Framebroker cron "+w {
-					p["Description"] = d + " " + cost.DueOnlyMarker
-				}
-			}
+		if p["State"] == "DISABLED" {
+			p["State"] = "ENABLED"
+			p["Description"] = strings.TrimSuffix(p["Description"].(string), " "+cost.DueOnlyMarker)
 		}
 	}
-	due := cost.Estimate(tpl)
-	t.Logf("with %v due-only: %.2f USD (Aurora awake %.1f%%)", want, due.Total, due.AuroraAwake*100)
-	if due.Total >= cost.Goal {
-		t.Errorf("even with the frequent jobs due-only the idle month is %.2f USD\n%s", due.Total, due)
+	on := cost.Estimate(tpl)
+	t.Logf("with the due-only rules enabled: %.2f USD (kept awake by %v)", on.Total, on.KeepAwake)
+	if len(on.KeepAwake) != 4 || on.Total < cost.Goal {
+		t.Errorf("enabled due-only rules: %.2f USD, kept awake by %v", on.Total, on.KeepAwake)
 	}
 }
+
+func sorted(s []string) []string { sort.Strings(s); return s }
 
 // TestDatabaseCanPause: the default cluster may pause (0 ACU, auto-pause
 // after AutoPauseMinutes), closes idle sessions so a frozen Lambda's pooled

@@ -14,6 +14,7 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/lambdafn"
+	"github.com/framebroker/framebroker/shared/lambdafn/cronrules"
 )
 
 // Functions that run ffprobe get the layer: assets (probe on upload
@@ -58,6 +59,9 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue
 				env[secretEnv[s]] = arn
 			}
 		}
+		if len(acc.Wakes) > 0 {
+			env[cronrules.EnvRulePrefix] = jsii.String(CronRulePrefix(st))
+		}
 		logs := awslogs.NewLogGroup(st, jsii.String("Logs-"+name), &awslogs.LogGroupProps{
 			Retention:     awslogs.RetentionDays_THREE_MONTHS,
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -66,7 +70,7 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 			Description: jsii.String("Framebroker Lambda " + name + " (infra/stack FunctionAccess)"),
 		})
-		grantAccess(st, role, name, acc, logs, d)
+		grantAccess(st, role, name, acc, logs, d, cron.DueOnlyJobs(p.Schedule))
 		asset := name
 		if name == PurgeFunction {
 			asset = cron.Function // the same bootstrap, another role
@@ -148,7 +152,7 @@ var eniActions = []string{"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInte
 // grantAccess writes role's policy from acc: its own log group, the VPC
 // attachment, and exactly the secrets, objects and executions acc names.
 // KMS use is limited to the service that needs it (kms:ViaService).
-func grantAccess(st awscdk.Stack, role awsiam.Role, name string, acc Access, logs awslogs.LogGroup, d *data) {
+func grantAccess(st awscdk.Stack, role awsiam.Role, name string, acc Access, logs awslogs.LogGroup, d *data, dueOnly []string) {
 	add := func(s awsiam.PolicyStatement) { role.AddToPrincipalPolicy(s) }
 	add(statement([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
 	add(statement(eniActions, jsii.String("*")))
@@ -177,6 +181,22 @@ func grantAccess(st awscdk.Stack, role awsiam.Role, name string, acc Access, log
 		add(viaService(st, []string{"kms:GenerateDataKey"}, "s3", d.key.KeyArn()))
 	case get:
 		add(viaService(st, []string{"kms:Decrypt"}, "s3", d.key.KeyArn()))
+	}
+	// The due-only cron rules: enable those of the jobs it commits work
+	// for; disable (the cron function only) every one.
+	var wake []*string
+	for _, j := range acc.Wakes {
+		wake = append(wake, cronRuleArn(st, j))
+	}
+	if len(wake) > 0 {
+		add(statement([]string{"events:EnableRule"}, wake...))
+	}
+	if acc.Settles {
+		var all []*string
+		for _, j := range dueOnly {
+			all = append(all, cronRuleArn(st, j))
+		}
+		add(statement([]string{"events:DisableRule"}, all...))
 	}
 	if len(acc.ListPrefixes) > 0 {
 		actions := []string{"s3:ListBucket"}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -12,6 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/framebroker/framebroker/shared/cron"
 )
 
 // checkAlarmDelivery: every alarm notifies an SNS topic, and each topic's
@@ -145,7 +148,7 @@ func TestCustomResourcesTimeOut(t *testing.T) {
 // (observed #6); the combinations that deploy are accepted.
 func TestOptionsRefusedAtSynth(t *testing.T) {
 	_, fns := tableAndFunctions(t)
-	base := Props{Functions: fns}
+	base := Props{Functions: fns, Schedule: cron.Schedule}
 	for _, tc := range []struct {
 		name string
 		set  func(*Props)
@@ -179,6 +182,9 @@ func TestOptionsRefusedAtSynth(t *testing.T) {
 		{"image tag instead of digest", func(p *Props) { p.WorkerImageDigest = "latest" }, "workerImageDigest must be sha256"},
 		{"image repository without digest", func(p *Props) { p.WorkerImageRepository = "framebroker-worker" }, "workerImageRepository needs workerImageDigest"},
 		{"function without access entry", func(p *Props) { p.Functions = append(append([]string{}, fns...), "thumbnails") }, "thumbnails"},
+		{"a woken job not due-only", func(p *Props) {
+			p.Schedule = []cron.Entry{{Name: cron.WebhookRetries, Rate: time.Minute}}
+		}, `wakes "`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := base

@@ -24,6 +24,22 @@ func cronFunction(t Table) string {
 	return cron.Function
 }
 
+// CronRulePrefix is the name prefix of the stack's due-only cron rules
+// (the value of cronrules.EnvRulePrefix in the functions that wake them).
+func CronRulePrefix(st awscdk.Stack) string { return *st.StackName() + "-cron-" }
+
+// CronRuleName is the name of a due-only job's rule.
+func CronRuleName(st awscdk.Stack, job string) string { return CronRulePrefix(st) + job }
+
+// cronRuleArn is the ARN of a due-only job's rule (on the default bus).
+func cronRuleArn(st awscdk.Stack, job string) *string {
+	return st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"),
+		ResourceName: jsii.String(CronRuleName(st, job))})
+}
+
+// maxRuleName is EventBridge's limit on rule names.
+const maxRuleName = 64
+
 // CronEvent is the input of every cron rule target: the job's name and
 // nothing else. No secret is in the template or the rule: the cron Lambda
 // reads its own (FRAMEBROKER_CRON_SECRET_ARN), and only these rules may
@@ -61,14 +77,21 @@ func newSchedule(st awscdk.Stack, p Props, d *data, l *lambdas, dlq awssqs.Queue
 		if e.Name == cron.WorkspacePurge {
 			target = l.get(PurgeFunction)
 		}
-		desc := "Framebroker cron " + e.Name
-		if e.DueOnly {
-			desc += " " + cost.DueOnlyMarker
-		}
-		rule := awsevents.NewRule(st, jsii.String("Cron-"+e.Name), &awsevents.RuleProps{
-			Description: jsii.String(desc),
+		props := &awsevents.RuleProps{
+			Description: jsii.String("Framebroker cron " + e.Name),
 			Schedule:    awsevents.Schedule_Expression(jsii.String(e.Expression())),
-		})
+		}
+		if e.DueOnly {
+			// Scheduled only while it has work (shared/cron/wake): deployed
+			// off, enabled by the functions that commit its work, disabled
+			// by its own run when nothing is left. Named, so those
+			// functions' grants and environment can name it without a
+			// dependency cycle (the cron function is its target).
+			props.Description = jsii.String(*props.Description + " " + cost.DueOnlyMarker)
+			props.RuleName = jsii.String(CronRuleName(st, e.Name))
+			props.Enabled = jsii.Bool(false)
+		}
+		rule := awsevents.NewRule(st, jsii.String("Cron-"+e.Name), props)
 		rule.AddTarget(awseventstargets.NewLambdaFunction(target, &awseventstargets.LambdaFunctionProps{
 			Event:           awsevents.RuleTargetInput_FromObject(CronEvent(e.Name)),
 			RetryAttempts:   jsii.Number(2),

@@ -123,7 +123,7 @@ const (
 func (p Props) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if err := checkAccess(p.Functions); err != nil {
+	if err := checkAccess(p.Functions, p.Schedule); err != nil {
 		errs = append(errs, err)
 	}
 	if p.DatabaseSecurityGroupID != "" && p.VpcID == "" {
@@ -191,6 +191,11 @@ func New(scope constructs.Construct, id string, p Props) *Stack {
 		panic(err)
 	}
 	st := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	for _, j := range cron.DueOnlyJobs(p.Schedule) {
+		if n := len(CronRuleName(st, j)); n > maxRuleName {
+			panic(fmt.Sprintf("stack name %q is too long for its cron rule %s (%d characters; EventBridge allows %d)", *st.StackName(), j, n, maxRuleName))
+		}
+	}
 	s := &Stack{Stack: st}
 	s.net = newNetwork(st, p)
 	s.data = newData(st, p, s.net)

@@ -19,6 +19,7 @@ import (
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/credentials"
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/health"
@@ -60,7 +61,13 @@ type App struct {
 	// transactions; it is delivered after commit and by the mail-outbox cron.
 	Mail *mail.Outbox
 	// Assets serves uploads and runs their verify and sweep crons.
-	Assets  *asset.Service
+	Assets *asset.Service
+	// Waker switches on the due-only crons' schedules when work for them
+	// commits (package wake): every request's context and every pipeline
+	// step's carries it. Its target is set by the runtime: EventBridge
+	// rules in a Lambda (lambdafn/appfn), the local cron.Scheduler in
+	// `framebroker dev`; until then it wakes nothing.
+	Waker   *wake.Late
 	routes  []guard.Route
 	handler http.Handler
 
@@ -174,7 +181,10 @@ func (a *App) FunctionHandler(function string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return httpx.Middleware(mux), nil
+	waker := a.Waker
+	return httpx.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(wake.With(r.Context(), waker)))
+	})), nil
 }
 
 // Close releases the pool.

@@ -10,6 +10,7 @@ import (
 	"github.com/framebroker/framebroker/shared/asset"
 	"github.com/framebroker/framebroker/shared/blob/s3blob"
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/keyring"
@@ -24,7 +25,7 @@ import (
 // identity service (the guard's authenticator), the keys and the mail
 // outbox.
 func newCore(cfg config.Config, pool *pgxpool.Pool) (*App, error) {
-	a := &App{Config: cfg, Pool: pool, Identity: identity.NewService(pool, identitywire.FromConfig(cfg)...)}
+	a := &App{Config: cfg, Pool: pool, Identity: identity.NewService(pool, identitywire.FromConfig(cfg)...), Waker: &wake.Late{}}
 	if cfg.Keyring != "" {
 		k, err := keyring.ParseKeyring([]byte(cfg.Keyring))
 		if err != nil {

@@ -57,6 +57,7 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		// Every MP4 and JPEG output carries Content Credentials signed in
 		// the Verify step with the workspace's keyring-issued certificate.
 		Credentials: &credentials.Sealer{Issuer: a.credentialsIssuer(), Store: store},
+		Waker:       a.Waker,
 	}
 	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}, Lifecycle: jobs}
 	if cfg.EncodeBackend == "local" && a.Pool != nil {

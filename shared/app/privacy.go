@@ -41,3 +41,9 @@ func (a *App) reconcileJobs(ctx context.Context) (any, error) {
 	r := reconcile.Reconciler{Pool: a.Pool, Starter: a.Pipeline.Dispatcher, Steps: a.Pipeline.Steps}
 	return r.Run(ctx)
 }
+
+// reconcilePending is the job-reconcile cron's pending check: any open job.
+func (a *App) reconcilePending(ctx context.Context) (bool, error) {
+	r := reconcile.Reconciler{Pool: a.Pool}
+	return r.Pending(ctx)
+}

@@ -71,5 +71,13 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 			return a.Assets.Sweep(ctx)
 		},
 	}
-	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).Routes()
+	// The due-only jobs' pending checks (cron.Entry.DueOnly): a run that
+	// leaves nothing pending switches its schedule off.
+	pending := map[string]cron.PendingFunc{
+		cron.WebhookRetries: a.Webhooks.Pending,
+		cron.MailOutbox:     a.Mail.Pending,
+		cron.AssetVerify:    a.Assets.VerifyPending,
+		cron.JobReconcile:   a.reconcilePending,
+	}
+	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).WithPending(pending).Routes()
 }

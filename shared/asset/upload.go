@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/framebroker/framebroker/shared/blob"
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/media"
@@ -375,6 +376,11 @@ func (s *Service) record(ctx context.Context, as Asset, o outcome, actor string)
 		case Rejected:
 			return publish(ctx, tx, as.Workspace, actor, "asset.rejected", out, map[string]any{"reason": o.reason})
 		case Verifying:
+			// The asset-verify schedule finishes it (off while nothing
+			// awaits verification).
+			if err := wake.AfterCommit(ctx, tx, wake.AssetVerify); err != nil {
+				return err
+			}
 			if cur.Status == Pending {
 				return publish(ctx, tx, as.Workspace, actor, "asset.uploaded", out,
 					map[string]any{"size": out.Size, "composite_checksum": out.Composite, "declared_sha256": out.DeclaredSHA256})

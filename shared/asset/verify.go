@@ -265,3 +265,13 @@ func (s *Service) objectStatus(ctx context.Context, keys []string) (map[string]o
 	}
 	return out, rows.Err()
 }
+
+// VerifyPending reports whether any asset awaits verification: while one
+// does, the due-only asset-verify schedule stays on.
+func (s *Service) VerifyPending(ctx context.Context) (bool, error) {
+	var p bool
+	if err := s.pool.QueryRow(ctx, `SELECT asset_verify_pending()`).Scan(&p); err != nil {
+		return false, fmt.Errorf("asset: verify pending: %w", err)
+	}
+	return p, nil
+}

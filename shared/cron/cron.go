@@ -9,14 +9,19 @@ package cron
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/problem"
@@ -30,15 +35,15 @@ const HeaderSecret = "X-Cron-Secret"
 
 // Job names.
 const (
-	WebhookRetries = "webhook-retries"
+	WebhookRetries = wake.WebhookRetries
 	Retention      = "retention"
 	WorkspacePurge = "workspace-purge"
-	JobReconcile   = "job-reconcile"
-	MailOutbox     = "mail-outbox"
+	JobReconcile   = wake.JobReconcile
+	MailOutbox     = wake.MailOutbox
 	// AssetVerify finishes verifying large uploads (whole-object SHA-256,
 	// probe) outside any API request; AssetSweep deletes objects no asset
 	// owns and aborts abandoned multipart uploads.
-	AssetVerify = "asset-verify"
+	AssetVerify = wake.AssetVerify
 	AssetSweep  = "asset-sweep"
 )
 
@@ -46,10 +51,13 @@ const (
 type Entry struct {
 	Name string
 	Rate time.Duration
-	// DueOnly says the job opens no database connection when nothing is
-	// due (it decides from state kept outside Postgres), so running it
-	// often does not keep a paused Aurora awake. The CDK stack marks its
-	// rule and the cost model (infra/cost) stops counting it as a wake-up.
+	// DueOnly says the job is scheduled only while it has work: its
+	// schedule starts off (the CDK stack deploys its rule DISABLED, the
+	// local Scheduler holds it), whatever commits work for it turns it on
+	// (package wake), and a run that leaves nothing pending turns it off
+	// again (Settle). So an idle stack makes no scheduled database
+	// connection for it and a paused Aurora stays paused; the cost model
+	// (infra/cost) prices the disabled rule as no wake-up.
 	DueOnly bool
 }
 
@@ -76,29 +84,60 @@ func unit(n int, u string) string {
 
 // Schedule is the one list of scheduled jobs: the CDK app builds its
 // EventBridge rules from it and the local ticker runs it.
+//
+// The frequent jobs are DueOnly: at idle nothing runs more often than daily.
+// The daily jobs also run the safety sweep (Runner.Run): any due-only job
+// with pending work whose wake was lost (a process that died between its
+// commit and the wake, a deploy that reset a rule) is woken within a day.
 var Schedule = []Entry{
-	{Name: WebhookRetries, Rate: time.Minute},
+	{Name: WebhookRetries, Rate: time.Minute, DueOnly: true},
 	{Name: Retention, Rate: 24 * time.Hour},
 	{Name: WorkspacePurge, Rate: 24 * time.Hour},
-	{Name: JobReconcile, Rate: 5 * time.Minute},
-	{Name: MailOutbox, Rate: time.Minute},
-	{Name: AssetVerify, Rate: time.Minute},
+	{Name: JobReconcile, Rate: 5 * time.Minute, DueOnly: true},
+	{Name: MailOutbox, Rate: time.Minute, DueOnly: true},
+	{Name: AssetVerify, Rate: time.Minute, DueOnly: true},
 	{Name: AssetSweep, Rate: 24 * time.Hour}, // daily: an hourly run would keep a paused Aurora awake
+}
+
+// DueOnlyJobs are the names of the schedule's due-only entries.
+func DueOnlyJobs(schedule []Entry) []string {
+	var out []string
+	for _, e := range schedule {
+		if e.DueOnly {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }
 
 // JobFunc runs one job and returns a JSON-able summary.
 type JobFunc func(ctx context.Context) (any, error)
 
+// PendingFunc reports whether a due-only job has work left, due now or
+// later (a retry after a backoff): while it has, its schedule stays on.
+type PendingFunc func(ctx context.Context) (bool, error)
+
 // Runner serves the cron route for a set of jobs.
 type Runner struct {
-	pool   *pgxpool.Pool
-	secret []byte
-	jobs   map[string]JobFunc
+	pool    *pgxpool.Pool
+	secret  []byte
+	jobs    map[string]JobFunc
+	pending map[string]PendingFunc
 }
 
 // NewRunner returns a Runner; secret empty refuses every call.
 func NewRunner(pool *pgxpool.Pool, secret string, jobs map[string]JobFunc) *Runner {
 	return &Runner{pool: pool, secret: []byte(secret), jobs: jobs}
+}
+
+// WithPending gives the due-only jobs their pending checks. After a run of
+// such a job, the Runner settles its schedule (Settle) with the
+// wake.Switch of the request's context; after a run of any other job it
+// sweeps: every due-only job with pending work is woken (the safety net
+// for a lost wake). Without a Switch in the context neither happens.
+func (r *Runner) WithPending(p map[string]PendingFunc) *Runner {
+	r.pending = p
+	return r
 }
 
 // Routes is the cron route.
@@ -115,6 +154,12 @@ type Result struct {
 	Skipped    string  `json:"skipped,omitempty"`
 	Summary    any     `json:"summary,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	// Schedule is, for a due-only job, "off" when the run left nothing
+	// pending and switched the schedule off, "on" when it stays on.
+	Schedule string `json:"schedule,omitempty"`
+	// Woken are the due-only jobs the safety sweep after a daily job
+	// found pending work for and woke.
+	Woken []string `json:"woken,omitempty"`
 }
 
 func (r *Runner) serve(w http.ResponseWriter, req *http.Request, _ *guard.Access) error {
@@ -166,6 +211,73 @@ func (r *Runner) Run(ctx context.Context, name string, job JobFunc) (Result, err
 		return res, err
 	}
 	res.Ran, res.Summary = true, sum
+	if sw := wake.SwitchFrom(ctx); sw != nil {
+		if pending, due := r.pending[name]; due {
+			// Still under the job's lock: no other run of it settles at
+			// the same time.
+			off, err := Settle(ctx, sw, name, pending)
+			if err != nil {
+				slog.WarnContext(ctx, "cron: settling a due-only schedule", "job", name, "err", err.Error())
+			}
+			res.Schedule = map[bool]string{true: "off", false: "on"}[off]
+		} else {
+			res.Woken = r.sweep(ctx, sw)
+		}
+	}
 	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return res, nil
+}
+
+// Settle switches a due-only job's schedule off when pending says nothing
+// is left, and reports whether it did. The order makes it race-free with
+// the wakers, which enable the schedule only after their work commits:
+// off FIRST, then look again, and on again if anything is pending. A
+// waker's enable either comes after this disable (the schedule ends on)
+// or before it, and then its work committed before the second look,
+// which sees it. On any error the schedule is left (or put back) on.
+func Settle(ctx context.Context, sw wake.Switch, job string, pending PendingFunc) (bool, error) {
+	p, err := pending(ctx)
+	if err != nil || p {
+		return false, err
+	}
+	if err := sw.Sleep(ctx, job); err != nil {
+		return false, fmt.Errorf("cron: switch %s off: %w", job, err)
+	}
+	p, err = pending(ctx)
+	if err == nil && !p {
+		return true, nil
+	}
+	if werr := sw.Wake(ctx, job); werr != nil {
+		slog.ErrorContext(ctx, "cron: work arrived while switching a schedule off, and switching it on again failed; the daily sweep will",
+			"job", job, "err", werr.Error())
+		return false, errors.Join(err, werr)
+	}
+	return false, err
+}
+
+// sweep wakes every due-only job that has pending work (run after the
+// daily jobs: a wake lost between a commit and its Waker, or a rule a
+// deploy reset, costs at most a day's delay, never the work).
+func (r *Runner) sweep(ctx context.Context, sw wake.Switch) []string {
+	names := make([]string, 0, len(r.pending))
+	for n := range r.pending {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var woken []string
+	for _, n := range names {
+		p, err := r.pending[n](ctx)
+		if err != nil {
+			slog.WarnContext(ctx, "cron: safety sweep", "job", n, "err", err.Error())
+			continue
+		}
+		if p {
+			if err := sw.Wake(ctx, n); err != nil {
+				slog.ErrorContext(ctx, "cron: safety sweep could not wake a job with pending work", "job", n, "err", err.Error())
+				continue
+			}
+			woken = append(woken, n)
+		}
+	}
+	return woken
 }

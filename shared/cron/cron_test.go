@@ -3,8 +3,10 @@ package cron_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/guard"
 )
@@ -100,8 +103,9 @@ func TestCronRunsOnceAtATime(t *testing.T) {
 	}
 }
 
-// TestTickerCallsEveryJob: the local ticker calls each scheduled job with
-// the secret.
+// TestTickerCallsEveryJob: the local scheduler calls each ordinary job
+// with the secret at start, and no due-only job until it is woken; woken,
+// it is called at once.
 func TestTickerCallsEveryJob(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
@@ -112,19 +116,132 @@ func TestTickerCallsEveryJob(t *testing.T) {
 	srv := server(t, "s", jobs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cron.Tick(ctx, srv.URL, "s", cron.Schedule, 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		n := len(seen)
-		mu.Unlock()
-		if n == len(cron.Schedule) {
-			break
+	sched := cron.Tick(ctx, srv.URL, "s", cron.Schedule, 1)
+	due := cron.DueOnlyJobs(cron.Schedule)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			done := ok()
+			mu.Unlock()
+			if done {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: ticker called %v", what, seen)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ticker called %v", seen)
+	}
+	waitFor("ordinary jobs", func() bool { return len(seen) == len(cron.Schedule)-len(due) })
+	for _, name := range due {
+		if seen[name] != 0 || sched.On(name) {
+			t.Fatalf("due-only %s ran (%d) or is on before any wake", name, seen[name])
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	for _, name := range due {
+		if err := sched.Wake(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor("woken due-only jobs", func() bool { return len(seen) == len(cron.Schedule) })
+}
+
+// switchLog is a fake rule controller: it records the order of calls and
+// can run a hook (another process committing work and waking) between
+// them.
+type switchLog struct {
+	mu      sync.Mutex
+	on      bool
+	ops     []string
+	onSleep func()
+}
+
+func (s *switchLog) Wake(_ context.Context, job string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.on = true
+	s.ops = append(s.ops, "wake")
+	return nil
+}
+
+func (s *switchLog) Sleep(_ context.Context, job string) error {
+	s.mu.Lock()
+	s.on = false
+	s.ops = append(s.ops, "sleep")
+	s.mu.Unlock()
+	if s.onSleep != nil {
+		s.onSleep()
+	}
+	return nil
+}
+
+// TestSettleRaceOrder: Settle switches off first, then looks again. Work
+// that commits (and wakes) at any point of a settling run leaves the
+// schedule on; a run that finds nothing both times leaves it off; and a
+// failed look never switches it off.
+func TestSettleRaceOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// pending answers per look; wakeAt runs the waker (work committed
+		// just before) before look n (0: never) or right after the
+		// switch's disable ("sleep").
+		first, second                   bool
+		wakeBeforeSleep, wakeAfterSleep bool
+		wantOn                          bool
+		wantOps                         string
+	}{
+		{name: "nothing pending", wantOn: false, wantOps: "sleep"},
+		{name: "pending at the first look", first: true, second: true, wantOn: true, wantOps: ""},
+		// Work committed before the disable; its waker's enable came
+		// before the disable too (a no-op on an enabled rule), so only the
+		// second look can save it.
+		{name: "work and wake before the disable", second: true, wakeBeforeSleep: true, wantOn: true, wantOps: "wake sleep wake"},
+		// Work committed and woke after the disable: the rule ends on
+		// whatever the second look sees.
+		{name: "work and wake after the disable", second: true, wakeAfterSleep: true, wantOn: true, wantOps: "sleep wake wake"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sw := &switchLog{on: true}
+			looks := 0
+			pending := func(context.Context) (bool, error) {
+				looks++
+				if looks == 1 {
+					if tc.wakeBeforeSleep {
+						_ = sw.Wake(context.Background(), "j")
+					}
+					return tc.first, nil
+				}
+				return tc.second, nil
+			}
+			if tc.wakeAfterSleep {
+				sw.onSleep = func() { _ = sw.Wake(context.Background(), "j") }
+			}
+			off, err := cron.Settle(context.Background(), sw, "j", pending)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sw.on != tc.wantOn || off == tc.wantOn || strings.Join(sw.ops, " ") != tc.wantOps {
+				t.Fatalf("on %v off %v ops %q; want on %v ops %q", sw.on, off, strings.Join(sw.ops, " "), tc.wantOn, tc.wantOps)
+			}
+		})
+	}
+	// A look that fails leaves the schedule on (before the disable: not
+	// touched; after it: switched on again).
+	for _, failAt := range []int{1, 2} {
+		sw := &switchLog{on: true}
+		looks := 0
+		_, err := cron.Settle(context.Background(), sw, "j", func(context.Context) (bool, error) {
+			looks++
+			if looks == failAt {
+				return false, errors.New("connection lost")
+			}
+			return false, nil
+		})
+		if err == nil || !sw.on {
+			t.Fatalf("look %d failed: err %v, on %v (%v)", failAt, err, sw.on, sw.ops)
+		}
 	}
 }
 
@@ -184,5 +301,54 @@ func TestJobsDoNotStarveThePool(t *testing.T) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("cron jobs deadlocked on the connection pool")
+	}
+}
+
+// TestRunnerSettlesAndSweeps: through the cron route, with the switch in
+// the request's context (as the app serves it), a due-only run that leaves
+// nothing pending switches its schedule off and one that leaves work keeps
+// it on; a daily job's run wakes the due-only jobs that have pending work
+// (the safety sweep).
+func TestRunnerSettlesAndSweeps(t *testing.T) {
+	d := dbtest.New(t)
+	var mu sync.Mutex
+	pendingWork := map[string]bool{}
+	pend := func(name string) cron.PendingFunc {
+		return func(context.Context) (bool, error) { mu.Lock(); defer mu.Unlock(); return pendingWork[name], nil }
+	}
+	nop := func(context.Context) (any, error) { return nil, nil }
+	runner := cron.NewRunner(d.App, "s", map[string]cron.JobFunc{"mail-outbox": nop, "webhook-retries": nop, "retention": nop}).
+		WithPending(map[string]cron.PendingFunc{"mail-outbox": pend("mail-outbox"), "webhook-retries": pend("webhook-retries")})
+	mux, err := guard.NewMux(runner.Routes(), nil, d.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &switchLog{on: true}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(wake.With(r.Context(), sw)))
+	}))
+	defer srv.Close()
+
+	if st, r := post(t, srv.URL+"/internal/cron/mail-outbox", "s"); st != 200 || r.Schedule != "off" || sw.on {
+		t.Fatalf("nothing pending: %d %+v, on %v", st, r, sw.on)
+	}
+	mu.Lock()
+	pendingWork["mail-outbox"] = true
+	mu.Unlock()
+	sw.ops = nil
+	if st, r := post(t, srv.URL+"/internal/cron/mail-outbox", "s"); st != 200 || r.Schedule != "on" || len(sw.ops) != 0 {
+		t.Fatalf("work left: %d %+v, ops %v", st, r, sw.ops)
+	}
+	// The safety sweep: mail-outbox has work and its schedule is off (a
+	// lost wake); the daily job's run wakes it, and only it.
+	sw.on = false
+	if st, r := post(t, srv.URL+"/internal/cron/retention", "s"); st != 200 || !r.Ran || strings.Join(r.Woken, ",") != "mail-outbox" || !sw.on {
+		t.Fatalf("sweep: %d %+v, on %v", st, r, sw.on)
+	}
+	// Without a switch in the context (the purge function, a test
+	// server), nothing is settled.
+	plain := server(t, "s", map[string]cron.JobFunc{"mail-outbox": nop})
+	if st, r := post(t, plain.URL+"/internal/cron/mail-outbox", "s"); st != 200 || r.Schedule != "" {
+		t.Fatalf("no switch: %d %+v", st, r)
 	}
 }

@@ -117,6 +117,7 @@ type HookTx struct {
 	pgx.Tx
 	hooks     []Hook
 	rollbacks []Hook
+	once      map[string]bool
 	done      bool
 }
 
@@ -146,6 +147,25 @@ var ErrNoHooks = errors.New("db: this transaction does not run after-commit hook
 // InWorkspace or a guarded request; otherwise ErrNoHooks.
 func AfterCommit(tx pgx.Tx, h Hook) error {
 	return register(tx, h, false)
+}
+
+// AfterCommitOnce is AfterCommit for hooks that are the same whatever
+// registers them (waking a scheduled job): only the first registration
+// under key in tx is kept.
+func AfterCommitOnce(tx pgx.Tx, key string, h Hook) error {
+	ht, ok := tx.(*HookTx)
+	if !ok {
+		return ErrNoHooks
+	}
+	if ht.once[key] {
+		return nil
+	}
+	if ht.once == nil {
+		ht.once = map[string]bool{}
+	}
+	ht.once[key] = true
+	ht.hooks = append(ht.hooks, h)
+	return nil
 }
 
 func register(tx pgx.Tx, h Hook, onRollback bool) error {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 )
@@ -130,8 +131,13 @@ func (l *Lifecycle) notify(ctx context.Context, tx pgx.Tx, c Change) error {
 	return nil
 }
 
-// Created runs the listeners for a job just inserted (queued).
+// Created runs the listeners for a job just inserted (queued), and wakes
+// the job-reconcile schedule after commit: an open job is what it watches
+// (it is off while no job is open).
 func (l *Lifecycle) Created(ctx context.Context, tx pgx.Tx, j Job, actor string) error {
+	if err := wake.AfterCommit(ctx, tx, wake.JobReconcile); err != nil {
+		return err
+	}
 	return l.notify(ctx, tx, Change{Job: j, Reason: ReasonSubmitted, Actor: actor})
 }
 

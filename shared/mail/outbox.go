@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db"
 )
 
@@ -49,14 +50,21 @@ func (o *Outbox) Enqueue(ctx context.Context, tx pgx.Tx, m Message) error {
 		msg, m.To, m.Subject, m.Text, m.HTML); err != nil {
 		return fmt.Errorf("mail: enqueue: %w", err)
 	}
-	if o.Immediate {
-		_ = db.AfterCommit(tx, func(ctx context.Context) error {
-			if _, err := o.deliver(ctx, &msg, 1); err != nil {
-				slog.WarnContext(ctx, "mail: immediate delivery failed; the outbox cron retries", "err", err.Error())
-			}
-			return nil // the mail is safe in the outbox either way
-		})
+	if !o.Immediate {
+		return wake.AfterCommit(ctx, tx, wake.MailOutbox)
 	}
+	w := wake.From(ctx)
+	_ = db.AfterCommit(tx, func(ctx context.Context) error {
+		sum, err := o.deliver(ctx, &msg, 1)
+		if err != nil {
+			slog.WarnContext(ctx, "mail: immediate delivery failed; the outbox cron retries", "err", err.Error())
+		}
+		if err != nil || sum.Sent == 0 {
+			// Still in the outbox: the mail-outbox schedule retries it.
+			wake.Now(ctx, w, wake.MailOutbox)
+		}
+		return nil // the mail is safe in the outbox either way
+	})
 	return nil
 }
 
@@ -162,3 +170,17 @@ type NoQueue struct{}
 
 // Enqueue implements Queue.
 func (NoQueue) Enqueue(context.Context, pgx.Tx, Message) error { return nil }
+
+// Pending reports whether any message is still to be sent (due now or
+// after a backoff): while one is, the due-only mail-outbox schedule stays
+// on.
+func (o *Outbox) Pending(ctx context.Context) (bool, error) {
+	var p bool
+	err := db.Tx(ctx, o.Pool, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mail_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL)`).Scan(&p)
+	})
+	if err != nil {
+		return false, fmt.Errorf("mail: pending: %w", err)
+	}
+	return p, nil
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/framebroker/framebroker/shared/blob"
 	"github.com/framebroker/framebroker/shared/broker"
 	"github.com/framebroker/framebroker/shared/credentials"
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/id"
 	"github.com/framebroker/framebroker/shared/job"
@@ -104,6 +105,10 @@ type Steps struct {
 	// Credentials, when set, embeds signed Content Credentials in the
 	// verified outputs (see credentials.go).
 	Credentials *credentials.Sealer
+	// Waker is put in each step's context (package wake): job endings
+	// enqueue webhook deliveries (and may queue mail) whose schedules it
+	// switches on after commit.
+	Waker wake.Waker
 }
 
 // DefaultBackoff waits 10 s, 30 s, 90 s… between attempts.
@@ -117,6 +122,9 @@ func DefaultBackoff(attempt int) time.Duration {
 
 // Handle runs one step.
 func (s *Steps) Handle(ctx context.Context, p Payload) (any, error) {
+	if s.Waker != nil && wake.From(ctx) == nil {
+		ctx = wake.With(ctx, s.Waker)
+	}
 	if p.Workspace.IsZero() || p.Job.IsZero() {
 		return nil, fail("Job.BadPayload", "workspace and job are required")
 	}

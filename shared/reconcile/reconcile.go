@@ -227,3 +227,13 @@ func (r *Reconciler) markFailed(ctx context.Context, c candidate, name, cause st
 	}
 	return nil
 }
+
+// Pending reports whether any job is open (queued or running): while one
+// is, the due-only job-reconcile schedule stays on.
+func (r *Reconciler) Pending(ctx context.Context) (bool, error) {
+	var p bool
+	if err := r.Pool.QueryRow(ctx, `SELECT jobs_open()`).Scan(&p); err != nil {
+		return false, fmt.Errorf("reconcile: pending: %w", err)
+	}
+	return p, nil
+}

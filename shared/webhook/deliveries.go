@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -91,6 +92,9 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request, a *guard.Access
 		return guard.NotFoundOr(op, err)
 	}
 	if _, err := a.Tx.Exec(r.Context(), `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+		return problem.Wrap(op, problem.Internal, err)
+	}
+	if err := wake.AfterCommit(r.Context(), a.Tx, wake.WebhookRetries); err != nil {
 		return problem.Wrap(op, problem.Internal, err)
 	}
 	httpx.JSON(w, http.StatusAccepted, resendReply{ID: in.Delivery, Status: st})

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -242,6 +243,13 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request, a *guard.Access
 	}
 	if len(changed) > 0 {
 		if err := s.record(r.Context(), a.Tx, a.Workspace, actor(a), "webhook.endpoint_updated", a.Webhook().String(), changed); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
+	}
+	if e.Enabled {
+		// Re-enabled (or edited while enabled): deliveries it kept pending
+		// while disabled are claimable again.
+		if err := wake.AfterCommit(r.Context(), a.Tx, wake.WebhookRetries); err != nil {
 			return problem.Wrap(op, problem.Internal, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/id"
 )
 
@@ -90,5 +91,21 @@ func enqueueTo(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, endpoints []id
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return id.MessageID{}, fmt.Errorf("webhook: enqueue: %w", err)
 	}
+	// The deliveries are due now: the webhook-retries schedule runs once
+	// they are committed (it is off while nothing is pending).
+	if err := wake.AfterCommit(ctx, tx, wake.WebhookRetries); err != nil {
+		return id.MessageID{}, fmt.Errorf("webhook: enqueue: %w", err)
+	}
 	return msg, nil
+}
+
+// Pending reports whether any delivery may still be attempted (pending, to
+// an enabled endpoint), due now or later: while one is, the due-only
+// webhook-retries schedule stays on.
+func (s *Service) Pending(ctx context.Context) (bool, error) {
+	var p bool
+	if err := s.pool.QueryRow(ctx, `SELECT webhook_pending()`).Scan(&p); err != nil {
+		return false, fmt.Errorf("webhook: pending: %w", err)
+	}
+	return p, nil
 }

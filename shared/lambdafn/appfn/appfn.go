@@ -8,8 +8,10 @@ import (
 	"context"
 
 	"github.com/framebroker/framebroker/shared/app"
+	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/lambdafn"
 	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
+	"github.com/framebroker/framebroker/shared/lambdafn/cronrules"
 )
 
 // pipelineFunction is the state machine's step Lambda (not in the router
@@ -28,6 +30,14 @@ func start(function string, wire app.Wire) *app.App {
 	a, err := wire(ctx, st.Config, st.Pool)
 	if err != nil {
 		lambdafn.Fatal("wire app", err, "function", function)
+	}
+	// The due-only crons' rules, for the functions that commit due work.
+	sw, err := cronrules.FromEnv(ctx, cron.DueOnlyJobs(cron.Schedule))
+	if err != nil {
+		lambdafn.Fatal("cron rules", err, "function", function)
+	}
+	if sw != nil {
+		a.Waker.Set(sw)
 	}
 	return a
 }
