@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/framebroker/framebroker/shared/c2pa"
-	"github.com/framebroker/framebroker/shared/provenance"
+	"github.com/framebroker/framebroker/shared/credentials"
 )
 
 // isMedia reports whether path looks like a media file rather than a JSON
@@ -51,7 +51,7 @@ func verifyCredentials(path, keyPath, rootsPath string) int {
 			fmt.Fprintln(os.Stderr, "framebroker:", err)
 			return 2
 		}
-		o.TrustLeaf = provenance.IssuedBy(keys)
+		o.TrustLeaf = credentials.IssuedBy(keys)
 	}
 	if rootsPath != "" {
 		pemBytes, err := os.ReadFile(rootsPath)

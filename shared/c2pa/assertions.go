@@ -43,6 +43,9 @@ type Ingredient struct {
 	Format string
 	Asset  string
 	SHA256 string
+	// Credentials are the input's own Content Credentials (ReadIngredient),
+	// nil when it carried none.
+	Credentials *IngredientCredentials
 }
 
 // action is one entry of c2pa.actions.v2.
@@ -55,21 +58,34 @@ type action struct {
 }
 
 type ingredientV3 struct {
-	Title        string `cbor:"dc:title,omitempty"`
-	Format       string `cbor:"dc:format,omitempty"`
-	Relationship string `cbor:"relationship"`
-	InstanceID   string `cbor:"instanceID,omitempty"`
-	Description  string `cbor:"description,omitempty"`
+	Title             string             `cbor:"dc:title,omitempty"`
+	Format            string             `cbor:"dc:format,omitempty"`
+	Relationship      string             `cbor:"relationship"`
+	ValidationResults *validationResults `cbor:"validationResults,omitempty"`
+	InstanceID        string             `cbor:"instanceID,omitempty"`
+	ActiveManifest    *hashedURI         `cbor:"activeManifest,omitempty"`
+	ClaimSignature    *hashedURI         `cbor:"claimSignature,omitempty"`
+	Description       string             `cbor:"description,omitempty"`
 }
 
 // TranscodeManifest is the manifest of an encode output: the input opened
 // as the parent ingredient, then transcoded by agent (with the digital
 // source type when the workspace declares one), and the job assertion.
+// When the input carried Content Credentials, its manifests go into the
+// output's store and the ingredient assertion references its active
+// manifest and claim signature, with the validation results found.
 func TranscodeManifest(title string, agent Generator, sourceType string, in Ingredient, job JobAssertion) Manifest {
 	ing := ingredientV3{
 		Title: in.Title, Format: in.Format, Relationship: "parentOf",
 		InstanceID:  "framebroker:asset:" + in.Asset,
 		Description: "sha256:" + in.SHA256,
+	}
+	var carried [][]byte
+	if ic := in.Credentials; ic != nil {
+		am, cs := ic.refs()
+		vr := results(ic.Report, ic.active.label)
+		ing.ActiveManifest, ing.ClaimSignature, ing.ValidationResults = &am, &cs, &vr
+		carried = ic.manifests
 	}
 	// The hashed URI of the ingredient is filled in by build via ref.
 	opened := action{Action: "c2pa.opened", SoftwareAgent: &agent, DigitalSourceType: sourceType,
@@ -77,8 +93,9 @@ func TranscodeManifest(title string, agent Generator, sourceType string, in Ingr
 	transcoded := action{Action: "c2pa.transcoded", SoftwareAgent: &agent, DigitalSourceType: sourceType,
 		Description: "encoded with preset " + job.Preset}
 	return Manifest{
-		Title:     title,
-		Generator: agent,
+		Title:       title,
+		Generator:   agent,
+		ingredients: carried,
 		Assertions: []Assertion{
 			{Label: LabelIngredient, Data: ing},
 			{Label: LabelActions, Data: actions{Actions: []action{opened, transcoded}}},

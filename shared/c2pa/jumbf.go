@@ -174,6 +174,9 @@ func resolve(s, m *node, uri string) *node {
 		cur = s
 		p = strings.Join(parts[1:], "/")
 	} else {
+		if m == nil {
+			return nil
+		}
 		cur = m
 	}
 	for _, part := range strings.Split(p, "/") {

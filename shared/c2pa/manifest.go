@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/google/uuid"
@@ -46,6 +47,9 @@ type Manifest struct {
 	Title      string
 	Generator  Generator
 	Assertions []Assertion
+	// ingredients are ingredients' manifest superboxes carried into the
+	// store ahead of this manifest (which is the active one, last).
+	ingredients [][]byte
 }
 
 // Signer signs claims: an ES256 (P-256) or Ed25519 key and its X.509
@@ -158,7 +162,8 @@ func build(label string, m Manifest, binding Assertion, s Signer) (built, error)
 		superBox(uuidClaim, labelClaimV2, appendBox(nil, cborType, claim)),
 		superBox(uuidSignature, labelSignature, appendBox(nil, cborType, sig)),
 	)
-	return built{store: superBox(uuidStore, labelStore, manifest), label: label, claim: claim, certificate: cert}, nil
+	manifests := append(slices.Clone(m.ingredients), manifest)
+	return built{store: superBox(uuidStore, labelStore, manifests...), label: label, claim: claim, certificate: cert}, nil
 }
 
 // signClaim returns the COSE_Sign1_Tagged signature of claim with a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -44,7 +45,11 @@ type Report struct {
 	Assertions  []string  `json:"assertions,omitempty"`
 	// Framebroker is the com.framebroker.job assertion, when present.
 	Framebroker *JobAssertion `json:"framebroker,omitempty"`
-	Checks      []Check       `json:"checks"`
+	// Ingredients are the active manifest's ingredients that carried
+	// Content Credentials.
+	Ingredients []IngredientReport `json:"ingredients,omitempty"`
+	Checks      []Check            `json:"checks"`
+	binding     string             // the hard-binding assertion's label
 }
 
 func (r *Report) add(name string, ok bool, format string, args ...any) bool {
@@ -78,12 +83,21 @@ type claimFields struct {
 // Verify reads the Content Credentials embedded in the file r (size bytes;
 // ISO BMFF or JPEG, told apart by their first bytes) and checks them:
 // ErrNoManifest if there are none, an error for a file it cannot parse, and
-// otherwise a report with every check. Only the active manifest is checked.
+// otherwise a report with every check. The active manifest is checked in
+// full; each ingredient manifest it references is checked against its
+// hashed URI and re-verified (signature, assertion hashes), and its recorded
+// validation results are reported (see Report.Ingredients).
 func Verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, error) {
+	rep, _, err := verify(r, size, o)
+	return rep, err
+}
+
+// verify is Verify, also returning the manifest store's bytes.
+func verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, []byte, error) {
 	var rep Report
 	kind, err := sniff(r, size)
 	if err != nil {
-		return rep, err
+		return rep, nil, err
 	}
 	var store []byte
 	var top []box
@@ -94,13 +108,13 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, error) {
 		store, err = jpegStore(r, size)
 	}
 	if err != nil {
-		return rep, err
+		return rep, nil, err
 	}
 	sum := sha256.Sum256(store)
 	rep.StoreSHA256 = hex.EncodeToString(sum[:])
 	s, err := parseJUMBF(store)
 	if !rep.add("manifest_store", err == nil && s.uuid == uuidStore && s.label == labelStore, "not a C2PA manifest store: %v", err) {
-		return rep, nil
+		return rep, store, nil
 	}
 	var m *node
 	for _, c := range s.children {
@@ -109,8 +123,32 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, error) {
 		}
 	}
 	if !rep.add("manifest", m != nil, "the store holds no manifest") {
-		return rep, nil
+		return rep, store, nil
 	}
+	binding, ingredients, ok := rep.checkManifest(s, m, o)
+	if !ok {
+		return rep, store, nil
+	}
+	bindingOK := rep.add("hard_binding", binding != nil, "no hard-binding assertion (c2pa.hash.bmff.v2/v3 or c2pa.hash.data)")
+	if bindingOK {
+		rep.binding = binding.label
+		bindingOK = rep.hardBinding(r, size, kind, top, binding, binding.label)
+	}
+	for _, in := range ingredients {
+		rep.ingredient(s, in, o)
+	}
+	rep.Valid = true
+	for _, ch := range rep.Checks {
+		// Trust is reported apart: an untrusted signer's file is still intact.
+		rep.Valid = rep.Valid && (ch.OK || ch.Name == "certificate.trust")
+	}
+	return rep, store, nil
+}
+
+// checkManifest checks manifest m of store s: its claim, signature and
+// every assertion's hash; it fills the report's identity fields and
+// returns the hard-binding assertion and the ingredient assertions.
+func (rep *Report) checkManifest(s, m *node, o VerifyOptions) (binding *node, ingredients []*node, ok bool) {
 	rep.Label = m.label
 	claimBox := m.child(labelClaimV2)
 	var claimBytes []byte
@@ -118,17 +156,14 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, error) {
 		claimBytes = claimBox.firstContent(cborType)
 	}
 	var c claimFields
-	err = cbor.Unmarshal(claimBytes, &c)
+	err := cbor.Unmarshal(claimBytes, &c)
 	if !rep.add("claim", claimBox != nil && err == nil, "no readable c2pa.claim.v2: %v", err) {
-		return rep, nil
+		return nil, nil, false
 	}
 	rep.Generator, rep.Title = c.Generator, c.Title
-	sigOK := rep.signature(s, m, c, claimBytes, o)
+	rep.signature(s, m, c, claimBytes, o)
 
 	refs := append(slices.Clone(c.CreatedAssertions), c.GatheredAssertions...)
-	var binding *node
-	var bindingLabel string
-	assertionsOK := true
 	for _, h := range refs {
 		target := resolve(s, m, h.URL)
 		ok := target != nil && target.payload != nil
@@ -138,30 +173,98 @@ func Verify(r io.ReaderAt, size int64, o VerifyOptions) (Report, error) {
 			ok = bytes.Equal(got[:], h.Hash)
 		}
 		if !rep.add("assertion:"+h.URL, ok, "missing, or its hash does not match the claim") {
-			assertionsOK = false
 			continue
 		}
 		rep.Assertions = append(rep.Assertions, target.label)
-		switch target.label {
-		case LabelBMFFHash, "c2pa.hash.bmff.v2", LabelDataHash:
-			binding, bindingLabel = target, target.label
-		case LabelFramebroker:
+		switch {
+		case target.label == LabelBMFFHash || target.label == "c2pa.hash.bmff.v2" || target.label == LabelDataHash:
+			binding = target
+		case target.label == LabelFramebroker:
 			var ja JobAssertion
 			if cbor.Unmarshal(target.firstContent(cborType), &ja) == nil {
 				rep.Framebroker = &ja
 			}
+		case strings.HasPrefix(target.label, "c2pa.ingredient"):
+			ingredients = append(ingredients, target)
 		}
 	}
-	bindingOK := rep.add("hard_binding", binding != nil, "no hard-binding assertion (c2pa.hash.bmff.v2/v3 or c2pa.hash.data)")
-	if bindingOK {
-		bindingOK = rep.hardBinding(r, size, kind, top, binding, bindingLabel)
+	return binding, ingredients, true
+}
+
+// IngredientReport is what Verify found about one ingredient that carried
+// Content Credentials.
+type IngredientReport struct {
+	Title string `json:"title,omitempty"`
+	// Label is the ingredient's active manifest label.
+	Label string `json:"label"`
+	// ManifestMatches: the store holds the ingredient's manifest with the
+	// hash the ingredient assertion gives.
+	ManifestMatches bool `json:"manifest_matches"`
+	// Recorded are the failures the output's signer recorded when it
+	// validated the ingredient (validationResults): a tampered input shows
+	// here, and the output stays valid — its history says so.
+	Recorded []Status `json:"recorded_failures"`
+	// Found are the failures re-verifying the ingredient's manifest now
+	// (signature, assertion hashes); any not among Recorded makes the
+	// output invalid.
+	Found []Status `json:"found_failures"`
+}
+
+// Status is a C2PA validation status.
+type Status = status
+
+// ingredientRead is an ingredient assertion (v2 or v3) as read.
+type ingredientRead struct {
+	Title             string             `cbor:"dc:title"`
+	ActiveManifest    *hashedURI         `cbor:"activeManifest"`
+	C2PAManifest      *hashedURI         `cbor:"c2pa_manifest"`
+	ValidationResults *validationResults `cbor:"validationResults"`
+	ValidationStatus  []status           `cbor:"validationStatus"`
+}
+
+// ingredient checks one ingredient assertion of the active manifest.
+func (rep *Report) ingredient(s, a *node, o VerifyOptions) {
+	var in ingredientRead
+	if err := cbor.Unmarshal(a.firstContent(cborType), &in); err != nil {
+		rep.add("ingredient:"+a.label, false, "unreadable ingredient assertion: %v", err)
+		return
 	}
-	rep.Valid = sigOK && assertionsOK && bindingOK
-	for _, ch := range rep.Checks {
-		// Trust is reported apart: an untrusted signer's file is still intact.
-		rep.Valid = rep.Valid && (ch.OK || ch.Name == "certificate.trust")
+	ref := in.ActiveManifest
+	if ref == nil {
+		ref = in.C2PAManifest
 	}
-	return rep, nil
+	if ref == nil {
+		return // an ingredient without Content Credentials
+	}
+	ir := IngredientReport{Title: in.Title, Recorded: []Status{}, Found: []Status{}}
+	im := resolve(s, nil, ref.URL)
+	if im != nil && im.typ == jumbType && im.uuid == uuidManifest {
+		sum := sha256.Sum256(im.payload)
+		ir.Label, ir.ManifestMatches = im.label, bytes.Equal(sum[:], ref.Hash)
+	}
+	rep.add("ingredient:"+a.label, ir.ManifestMatches, "the store does not hold the ingredient's manifest %s with the hash the ingredient assertion gives", ref.URL)
+	if in.ValidationResults != nil {
+		ir.Recorded = append(ir.Recorded, in.ValidationResults.ActiveManifest.Failure...)
+	}
+	for _, st := range in.ValidationStatus { // v2: one list
+		if strings.Contains(st.Code, "mismatch") || strings.Contains(st.Code, "missing") || strings.Contains(st.Code, "untrusted") || strings.Contains(st.Code, "invalid") {
+			ir.Recorded = append(ir.Recorded, st)
+		}
+	}
+	if ir.ManifestMatches {
+		var sub Report
+		if _, _, ok := sub.checkManifest(s, im, o); ok || len(sub.Checks) > 0 {
+			for _, f := range results(sub, im.label).ActiveManifest.Failure {
+				ir.Found = append(ir.Found, f)
+				if f.Code == "signingCredential.untrusted" {
+					continue
+				}
+				recorded := slices.ContainsFunc(ir.Recorded, func(r Status) bool { return r.Code == f.Code })
+				rep.add("ingredient:"+a.label+":"+f.Code, recorded, "re-verifying the ingredient's manifest: %s (%s), not in its recorded validation results", f.Code, f.Explanation)
+			}
+		}
+	}
+	rep.Ingredients = append(rep.Ingredients, ir)
 }
 
 func (rep *Report) signature(s, m *node, c claimFields, claim []byte, o VerifyOptions) bool {

@@ -16,6 +16,8 @@ package credentials
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
@@ -154,4 +156,26 @@ func SourceType(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID) (string, erro
 		return "", fmt.Errorf("credentials: settings: %w", err)
 	}
 	return *t, nil
+}
+
+// IssuedBy trusts a C2PA signing certificate issued (signed) by one of
+// keys, the keyring's published Ed25519 keys, by a key in service when the
+// certificate's validity began. Framebroker's credentials roots are those
+// keys (shared/credentials), so a rotated root stays verifiable from GET
+// /v1/provenance/keys alone.
+func IssuedBy(keys keyring.Set) func(*x509.Certificate) error {
+	return func(leaf *x509.Certificate) error {
+		if leaf.SignatureAlgorithm != x509.PureEd25519 {
+			return errors.New("not issued by a Framebroker key (not Ed25519-signed)")
+		}
+		for _, k := range keys.Keys {
+			if ed25519.Verify(k.Key, leaf.RawTBSCertificate, leaf.Signature) {
+				if !k.ValidAt(leaf.NotBefore) {
+					return errors.New("issued by key " + k.ID + " outside its service window")
+				}
+				return nil
+			}
+		}
+		return errors.New("not issued by any published Framebroker key")
+	}
 }

@@ -26,6 +26,9 @@ type checked struct {
 	// workerSHA is the worker's file's SHA-256 when credentials replaced it.
 	workerSHA string
 	sealed    *credentials.Sealed
+	// ingredient is the input's own Content Credentials carried into this
+	// output's manifest store, if it had any.
+	ingredient *c2pa.IngredientCredentials
 }
 
 // entry is the output as the trail's verified and recorded entries list it.
@@ -35,9 +38,19 @@ func (o checked) entry(a id.AssetID) map[string]any {
 		e["worker_sha256"] = o.workerSHA
 	}
 	if o.sealed != nil && o.sealed.Label != "" {
-		e["content_credentials"] = map[string]any{
+		cc := map[string]any{
 			"label": o.sealed.Label, "manifest_sha256": o.sealed.StoreSHA256, "binding": o.sealed.Binding,
 		}
+		if ic := o.ingredient; ic != nil {
+			// The input's manifest, carried as the ingredient's, and what
+			// validating it found (its failures are recorded, not dropped).
+			failures := []string{}
+			for _, f := range c2pa.IngredientFailures(ic.Report) {
+				failures = append(failures, f.Code)
+			}
+			cc["ingredient_manifest"] = map[string]any{"label": ic.Label(), "valid": ic.Report.Valid, "failures": failures}
+		}
+		e["content_credentials"] = cc
 	}
 	return e
 }
@@ -68,6 +81,8 @@ func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []ch
 	}
 	bind := c2pa.JobAssertion{Workspace: p.Workspace.String(), Job: p.Job.String(), Attempt: p.Attempt, Preset: j.Preset}
 	var ing c2pa.Ingredient
+	var inKey string
+	var inSize int64
 	var source string
 	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
 		inputs, err := loadInputs(ctx, tx, j)
@@ -78,7 +93,8 @@ func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []ch
 			bind.Inputs = append(bind.Inputs, c2pa.JobInput{Asset: in.Asset.String(), SHA256: in.SHA256})
 			if i == 0 {
 				ing = c2pa.Ingredient{Asset: in.Asset.String(), SHA256: in.SHA256}
-				if err := tx.QueryRow(ctx, `SELECT filename, content_type FROM assets WHERE id = $1`, in.Asset).Scan(&ing.Title, &ing.Format); err != nil {
+				inKey = in.Key
+				if err := tx.QueryRow(ctx, `SELECT filename, content_type, COALESCE(size, 0) FROM assets WHERE id = $1`, in.Asset).Scan(&ing.Title, &ing.Format, &inSize); err != nil {
 					return err
 				}
 			}
@@ -97,6 +113,17 @@ func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []ch
 	if err != nil {
 		return err
 	}
+	if inKey != "" && inSize > 0 {
+		// The input's own Content Credentials, if any, become the
+		// ingredient's manifest (trusting Framebroker's published keys).
+		keys, err := s.Credentials.Issuer.Keys.PublicKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if ing.Credentials, err = s.Credentials.ReadIngredient(ctx, inKey, inSize, keys); err != nil {
+			return fmt.Errorf("pipeline: the input's content credentials: %w", err)
+		}
+	}
 	moved := map[string]c2pa.Insertion{}
 	for i := range outs {
 		o := &outs[i]
@@ -113,7 +140,7 @@ func (s *Steps) sealOutputs(ctx context.Context, p Payload, j job.Job, outs []ch
 		if err != nil {
 			return fmt.Errorf("pipeline: content credentials for %s: %w", o.Name, err)
 		}
-		o.workerSHA, o.sealed = o.sha, &sealed
+		o.workerSHA, o.sealed, o.ingredient = o.sha, &sealed, ing.Credentials
 		o.sha, o.size, o.key = sealed.SHA256, sealed.Size, sealed.Key
 		moved[o.Name] = sealed.Inserted
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,8 +132,13 @@ type verifiedOutput struct {
 	SHA256             string `json:"sha256"`
 	WorkerSHA256       string `json:"worker_sha256"`
 	ContentCredentials struct {
-		Label          string `json:"label"`
-		ManifestSHA256 string `json:"manifest_sha256"`
+		Label              string `json:"label"`
+		ManifestSHA256     string `json:"manifest_sha256"`
+		IngredientManifest struct {
+			Label    string   `json:"label"`
+			Valid    bool     `json:"valid"`
+			Failures []string `json:"failures"`
+		} `json:"ingredient_manifest"`
 	} `json:"content_credentials"`
 }
 
@@ -221,4 +227,87 @@ func tamperedRungFails(t *testing.T, file string, roots *x509.CertPool) {
 	if rep, err := c2pa.Verify(bytes.NewReader(b), int64(len(b)), c2pa.VerifyOptions{Roots: roots}); err == nil && rep.Valid {
 		t.Error("tampered rung: Framebroker's verifier says valid")
 	}
+}
+
+// TestInputCredentialsCarried submits a Framebroker-sealed output as the
+// input of a second job, untouched and with one media byte flipped: each
+// second output's store carries the input's manifest, referenced from the
+// ingredient assertion, and the reference reader validates that reference
+// (ingredient.manifest.validated). The tampered input's failure
+// (assertion.bmffHash.mismatch) is recorded in the ingredient's validation
+// results — shown by the reference reader and Framebroker's verifier — and
+// in the trail's verified entry, not dropped.
+func TestInputCredentialsCarried(t *testing.T) {
+	e := env(t)
+	tok, _ := e.User("chain@example.com")
+	ws := e.Workspace(tok, "W")
+	first := runJob(t, e, tok, ws, upload(t, e, tok, ws, "clip.mp4", "video/mp4", clip(t, 2)), "mp4-h264-720p")
+	sealed := download(t, first.Outputs[0].DownloadURL)
+	firstRep, err := c2pa.Verify(bytes.NewReader(sealed), int64(len(sealed)), c2pa.VerifyOptions{})
+	if err != nil || !firstRep.Valid {
+		t.Fatalf("first output: %v %+v", err, firstRep.Checks)
+	}
+	flipped := bytes.Clone(sealed)
+	flipped[len(flipped)-1] ^= 1
+
+	for _, tc := range []struct {
+		name    string
+		input   []byte
+		failure string
+	}{
+		{"sealed input", sealed, ""},
+		{"tampered input", flipped, "assertion.bmffHash.mismatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := upload(t, e, tok, ws, "first.mp4", "video/mp4", tc.input)
+			j := runJob(t, e, tok, ws, in, "mp4-h264-720p")
+			out := download(t, j.Outputs[0].DownloadURL)
+			rep, err := c2pa.Verify(bytes.NewReader(out), int64(len(out)), c2pa.VerifyOptions{})
+			if err != nil || !rep.Valid || len(rep.Ingredients) != 1 {
+				t.Fatalf("Framebroker's verifier: %v %v %+v", err, rep.Valid, rep.Ingredients)
+			}
+			ing := rep.Ingredients[0]
+			var recorded []string
+			for _, f := range ing.Recorded {
+				recorded = append(recorded, f.Code)
+			}
+			if ing.Label != firstRep.Label || !ing.ManifestMatches || (tc.failure == "") != (len(recorded) == 0) || (tc.failure != "" && !slices.Contains(recorded, tc.failure)) {
+				t.Fatalf("ingredient %+v; want the first output's manifest %s, failure %q", ing, firstRep.Label, tc.failure)
+			}
+			ref := c2patest.Read(t, "video/mp4", out, nil)
+			if ref.ValidationState != "Valid" || !ref.OK() || len(ref.Manifests) != 2 || !strings.Contains(ref.Raw, `"ingredient.manifest.validated"`) {
+				t.Fatalf("reference reader: %q %v, %d manifests\n%s", ref.ValidationState, ref.Failures(), len(ref.Manifests), ref.Raw)
+			}
+			if tc.failure != "" && !strings.Contains(ref.Raw, `"`+tc.failure+`"`) {
+				t.Errorf("the reference reader's report does not show the ingredient's %s\n%s", tc.failure, ref.Raw)
+			}
+			var jobID id.JobID
+			if err := jobID.UnmarshalText([]byte(j.ID.String())); err != nil {
+				t.Fatal(err)
+			}
+			verified, _ := verifiedEntry(t, e, ws, jobID)
+			tm := verified["output.mp4"].ContentCredentials.IngredientManifest
+			if tm.Label != firstRep.Label || tm.Valid != (tc.failure == "") || (tc.failure != "" && !slices.Contains(tm.Failures, tc.failure)) {
+				t.Errorf("trail records the ingredient manifest as %+v", tm)
+			}
+		})
+	}
+}
+
+// runJob runs preset on input and returns the completed job.
+func runJob(t *testing.T, e *apptest.Env, tok, ws, input, preset string) job.Job {
+	t.Helper()
+	r := submit(t, e, tok, ws, "", map[string]any{"inputs": []string{input}, "preset": preset})
+	if r.Status != 202 {
+		t.Fatalf("submit: %d %s", r.Status, r.Body)
+	}
+	wait(t, e, tok, ws, r.Str("id"))
+	var j job.Job
+	if err := json.Unmarshal(e.Must(200, "GET", "/v1/workspaces/"+ws+"/jobs/"+r.Str("id"), tok, nil).Body, &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != job.Completed || len(j.Outputs) == 0 {
+		t.Fatalf("job %s: %s", j.Status, j.Error)
+	}
+	return j
 }

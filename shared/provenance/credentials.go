@@ -2,8 +2,6 @@ package provenance
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -21,32 +19,10 @@ import (
 // larger files verify offline with `framebroker provenance verify FILE`.
 const MaxCredentialsBody = 6 << 20
 
-// IssuedBy trusts a C2PA signing certificate issued (signed) by one of
-// keys, the keyring's published Ed25519 keys, by a key in service when the
-// certificate's validity began. Framebroker's credentials roots are those
-// keys (shared/credentials), so a rotated root stays verifiable from GET
-// /v1/provenance/keys alone.
-func IssuedBy(keys keyring.Set) func(*x509.Certificate) error {
-	return func(leaf *x509.Certificate) error {
-		if leaf.SignatureAlgorithm != x509.PureEd25519 {
-			return errors.New("not issued by a Framebroker key (not Ed25519-signed)")
-		}
-		for _, k := range keys.Keys {
-			if ed25519.Verify(k.Key, leaf.RawTBSCertificate, leaf.Signature) {
-				if !k.ValidAt(leaf.NotBefore) {
-					return errors.New("issued by key " + k.ID + " outside its service window")
-				}
-				return nil
-			}
-		}
-		return errors.New("not issued by any published Framebroker key")
-	}
-}
-
 // VerifyCredentials checks the Content Credentials embedded in a file,
 // trusting certificates issued by keys.
 func VerifyCredentials(r io.ReaderAt, size int64, keys keyring.Set) (c2pa.Report, error) {
-	return c2pa.Verify(r, size, c2pa.VerifyOptions{TrustLeaf: IssuedBy(keys)})
+	return c2pa.Verify(r, size, c2pa.VerifyOptions{TrustLeaf: credentials.IssuedBy(keys)})
 }
 
 // verifyCredentials serves POST /v1/provenance/credentials/verify: the file
@@ -76,7 +52,7 @@ func (s *Service) verifyCredentials(w http.ResponseWriter, r *http.Request, _ *g
 // credentialsRoot serves GET /v1/provenance/credentials/root.pem: the
 // current Content Credentials root certificate, for a C2PA reader's trust
 // anchors (certificates issued under earlier keys verify against GET
-// /v1/provenance/keys; see IssuedBy).
+// /v1/provenance/keys; see credentials.IssuedBy).
 func (s *Service) credentialsRoot(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
 	ca, err := (&credentials.Issuer{Keys: s.keys}).Root(r.Context())
 	if err != nil {
