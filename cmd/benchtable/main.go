@@ -25,11 +25,7 @@ type row struct {
 	name   string
 	bench  string // benchmark name without the -GOMAXPROCS suffix
 	figure string // metric shown as the figure
-	ref    string // metric shown as the reference ("" with refConst)
-	// refConst is a recorded reference (not from this run), refLabel says
-	// where it comes from.
-	refConst float64
-	refLabel string
+	ref    string // metric shown as the reference
 	// ratio is figure ÷ reference unless ratioMetric names the metric to
 	// show instead.
 	ratioMetric string
@@ -37,14 +33,12 @@ type row struct {
 	goal        float64
 }
 
-// Recorded before issue 16's changes on the 2-core development machine
-// (BenchmarkGuardedGET, -benchtime 3000x, 2026-11-30 04:45 UTC).
-const guardedGETBefore = 3231
-
 var rows = []row{
 	{name: "guarded GET vs net/http hello-world (same binary)", bench: "BenchmarkGuardedGET", figure: "api-req/s", ref: "hello-req/s", op: ">=", goal: 0.5},
-	{name: "guarded GET vs before issue 16", bench: "BenchmarkGuardedGET", figure: "api-req/s", refConst: guardedGETBefore, refLabel: "req/s (recorded)", op: ">=", goal: 2.5},
+	{name: "guarded GET vs before issue 16 (its 5-round-trip path replayed in the same run)", bench: "BenchmarkGuardedGET", figure: "api-req/s", ref: "before-req/s", op: ">=", goal: 2.5},
 	{name: "guarded GET p50 latency", bench: "BenchmarkGuardedGET", figure: "api-p50-ms", ref: "select1-p50-ms"},
+	{name: "guarded GET: Go CPU per request (client+server) vs hello-world's", bench: "BenchmarkGuardedGET", figure: "api-go-cpu-us", ref: "hello-go-cpu-us"},
+	{name: "guarded GET: Postgres CPU per request vs hello-world's whole Go CPU", bench: "BenchmarkGuardedGET", figure: "api-pg-cpu-us", ref: "hello-go-cpu-us"},
 	{name: "webhooks: healthy endpoint beside a failing one (50k backlog) vs alone", bench: "BenchmarkDeliveries", figure: "deliveries/s-beside-failing", ref: "deliveries/s-alone", op: ">=", goal: 0.9},
 	{name: "webhooks: fan-out to 100 endpoints vs one endpoint", bench: "BenchmarkDeliveries", figure: "deliveries/s-fanout100", ref: "deliveries/s-alone", op: ">", goal: 1},
 	{name: "ledger: online verify of 100k events vs offline CLI", bench: "BenchmarkVerifyOnline", figure: "online-ms", ref: "offline-ms", op: "<=", goal: 2},
@@ -124,10 +118,7 @@ func table(res map[string]map[string]float64, elapsed float64) []string {
 			lines = append(lines, fmt.Sprintf("%s | missing (%s did not report %s) | - | - | %s | no", r.name, r.bench, r.figure, goal))
 			continue
 		}
-		refV, refS := r.refConst, num(r.refConst)+" "+r.refLabel
-		if r.ref != "" {
-			refV, refS = m[r.ref], num(m[r.ref])+" "+r.ref
-		}
+		refV, refS := m[r.ref], num(m[r.ref])+" "+r.ref
 		var ratio float64
 		switch {
 		case r.ratioMetric != "":
