@@ -40,19 +40,21 @@ bench: install cli
 # Lambda bootstraps (linux/arm64, lambda.norpc, stripped) into
 # build/lambda/<fn>/bootstrap, one per functions/<fn>; then, without Docker,
 # from Debian 12 arm64 packages (ffmpeg-layer/fetch-debs.sh, a private apt
-# state under .local/debian-arm64): the ffprobe layer (build/ffmpeg-layer)
-# and the worker image (OCI layout in build/worker-image, its digest in
-# build/worker-image/DIGEST), each with packages.json.
+# state under .local/debian-arm64): the worker image (OCI layout in
+# build/worker-image, its digest in build/worker-image/DIGEST, with
+# packages.json). The image is also the probe function's (a container-image
+# Lambda: Debian's ffprobe does not fit a zip function), so its Go layer
+# holds the worker and the probe bootstrap.
 DEBS ?= .local/debian-arm64
 build:
-	@rm -rf build/bin build/lambda && mkdir -p build/bin build/lambda
+	@rm -rf build/bin build/lambda build/ffmpeg-layer && mkdir -p build/bin build/lambda
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o build/bin/ ./functions/...
 	@for f in build/bin/*; do mkdir -p build/lambda/$${f##*/} && mv $$f build/lambda/$${f##*/}/bootstrap; done; rmdir build/bin
 	@du -b build/lambda/*/bootstrap | awk '{printf "build: %-40s %5.1f MiB\n", $$2, $$1/1048576}'
 	ffmpeg-layer/fetch-debs.sh $(DEBS)
-	$(GO) run ./ffmpeg-layer/artifacts layer -debs $(DEBS)/debs -out build/ffmpeg-layer
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o build/worker/worker ./ffmpeg-layer/worker
-	$(GO) run ./ffmpeg-layer/artifacts image -debs $(DEBS)/debs -worker build/worker/worker -out build/worker-image
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o build/worker/probe ./ffmpeg-layer/probe
+	$(GO) run ./ffmpeg-layer/artifacts image -debs $(DEBS)/debs -worker build/worker/worker -probe build/worker/probe -out build/worker-image
 
 # cdk.out from the CDK app (infra/), offline: no AWS credentials needed;
 # then the idle month of each synthesized stack (infra/cost).
@@ -65,8 +67,9 @@ synth: build
 # worker image is pushed by digest (no Docker: ECR login from the AWS
 # credentials) to the ECR repository WORKER_REPO of that account and region
 # (default: the CDK bootstrap's container-assets repository), recorded in
-# build/worker-image.json, and the stack runs exactly that digest
-# (context workerImageDigest, and workerImageRepository unless default).
+# build/worker-image.json, and the stack runs exactly that digest as the
+# Fargate worker and the probe function (context workerImageDigest, and
+# workerImageRepository unless default).
 WORKER_REPO ?= cdk-bootstrap
 deploy: build
 	$(GO) run ./ffmpeg-layer/artifacts push -ecr -layout build/worker-image -repo $(WORKER_REPO) -record build/worker-image.json

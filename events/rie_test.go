@@ -19,23 +19,8 @@ import (
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/keyring"
 	"github.com/framebroker/framebroker/shared/lambdafn"
+	"github.com/framebroker/framebroker/shared/lambdafn/rietest"
 )
-
-// rieBinary finds aws-lambda-rie (scripts/install.sh builds it into
-// .local/bin).
-func rieBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := filepath.Abs("../.local/bin/aws-lambda-rie"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p
-	}
-	t.Fatal("aws-lambda-rie not found in .local/bin or PATH: run scripts/install.sh (make test does)")
-	return ""
-}
 
 var (
 	buildOnce sync.Once
@@ -64,63 +49,22 @@ func buildFunctions(t *testing.T) string {
 	return builtDir
 }
 
-// freePort is a loopback port nothing listens on (the emulator takes
-// addresses, not listeners).
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // emulator is one function's bootstrap under the Runtime Interface
 // Emulator, on loopback only.
-type emulator struct {
-	url    string
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
+type emulator struct{ *rietest.Emulator }
 
 // startEmulator starts bootstrap under the emulator; owner (the test that
 // outlives the emulator) kills it at its end.
-func startEmulator(t, owner *testing.T, rie, bootstrap string, env []string) *emulator {
-	t.Helper()
-	addr, api := freePort(t), freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, bootstrap)
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	em := &emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", cmd: cmd, stderr: &out}
-	owner.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	// Ready when it accepts connections (no fixed sleep).
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return em
-		}
-		if i > 600 {
-			t.Fatalf("emulator did not listen on %s: %s", addr, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+func startEmulator(t, owner *testing.T, bootstrap string, env []string) *emulator {
+	return &emulator{rietest.Start(t, owner, env, bootstrap)}
 }
 
 // invoke posts an event and returns the function's output or error.
 func (em *emulator) invoke(t *testing.T, raw []byte) (json.RawMessage, *invokeError) {
 	t.Helper()
-	res, err := http.Post(em.url, "application/json", bytes.NewReader(raw))
+	res, err := http.Post(em.URL(), "application/json", bytes.NewReader(raw))
 	if err != nil {
-		t.Fatalf("invoke: %v\n%s", err, em.stderr.String())
+		t.Fatalf("invoke: %v\n%s", err, em.Output.String())
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
@@ -129,7 +73,7 @@ func (em *emulator) invoke(t *testing.T, raw []byte) (json.RawMessage, *invokeEr
 		return nil, &ie
 	}
 	if res.StatusCode != 200 {
-		t.Fatalf("emulator answered %d: %s\n%s", res.StatusCode, b, em.stderr.String())
+		t.Fatalf("emulator answered %d: %s\n%s", res.StatusCode, b, em.Output.String())
 	}
 	return b, nil
 }
@@ -187,7 +131,7 @@ func functionEnv(f *fixture, sm string) []string {
 // function itself, and the headers (a Stripe-signed event credits the
 // workspace only if Stripe-Signature arrived whole).
 func TestSampleEventsUnderRIE(t *testing.T) {
-	rie := rieBinary(t)
+	rietest.Binary(t) // fail early without the emulator
 	bins := buildFunctions(t)
 	f := newFixture(t)
 	doc, err := keyring.NewKeyring(time.Now())
@@ -215,7 +159,7 @@ func TestSampleEventsUnderRIE(t *testing.T) {
 	f.replay(t, fns, func(t *testing.T, fn string, raw []byte) (json.RawMessage, *invokeError) {
 		em := ems[fn]
 		if em == nil {
-			em = startEmulator(t, outer, rie, filepath.Join(bins, fn), env)
+			em = startEmulator(t, outer, filepath.Join(bins, fn), env)
 			ems[fn] = em
 		}
 		return em.invoke(t, raw)

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Downloads Debian 12 (bookworm) arm64 packages for the worker image and the
-# ffprobe Lambda layer: ffmpeg and ca-certificates with their whole Depends
+# Downloads Debian 12 (bookworm) arm64 packages for the worker image (also
+# the probe function's): ffmpeg and ca-certificates with their whole Depends
 # closure, into OUT/debs, without Docker and without touching this host's
 # dpkg configuration (a private apt state under OUT/apt, architecture arm64
 # only, the host's own sources). ffmpeg-layer/artifacts then assembles the
-# image and the layer from these files (keeping only the libraries the
-# binaries load).
+# image from these files (keeping only the libraries the binaries load).
 #
 #   ffmpeg-layer/fetch-debs.sh OUT      # e.g. .local/debian-arm64
 #

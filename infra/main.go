@@ -20,10 +20,7 @@ import (
 
 // Asset locations, relative to the repository root (the CLI's working
 // directory). `make build` writes them.
-const (
-	lambdaAssets = "build/lambda"
-	layerAsset   = "build/ffmpeg-layer"
-)
+const lambdaAssets = "build/lambda"
 
 func main() {
 	if err := run(); err != nil {
@@ -64,8 +61,8 @@ func run() error {
 		return fmt.Errorf("the router table (or the stack) needs Lambdas that have no main.go: %v "+
 			"(each is `func main() { lambdafn.Main(\"<name>\") }`)", noSource)
 	}
-	if _, err := os.Stat(layerAsset); err != nil || len(unbuilt) > 0 {
-		return fmt.Errorf("assets missing (run `make build` first): functions %v, layer %s", unbuilt, layerAsset)
+	if len(unbuilt) > 0 {
+		return fmt.Errorf("assets missing (run `make build` first): functions %v", unbuilt)
 	}
 	nat := 0
 	if v := ctx("natGateways"); v != "" {
@@ -128,7 +125,6 @@ func run() error {
 		Functions:               fns,
 		Schedule:                cron.Schedule,
 		LambdaAssets:            lambdaAssets,
-		LayerAsset:              layerAsset,
 		WorkerContext:           ".",
 		WorkerDockerfile:        "ffmpeg-layer/Dockerfile",
 		MigrationsDir:           "shared/db/migrations",

@@ -58,7 +58,7 @@ go_tool stripe-mock github.com/stripe/stripe-mock github.com/stripe/stripe-mock 
 go_tool aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator \
 	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie v0.0.0-20261030222936-bef5c4ba774d
 
-# Debian 12 arm64 packages for the worker image and the ffprobe layer
+# Debian 12 arm64 packages for the worker image (also the probe function's)
 # (ffmpeg-layer/artifacts assembles them without Docker; its tests run the
 # packaged ffprobe under qemu-user-static). Re-runs download only what changed.
 "$REPO/ffmpeg-layer/fetch-debs.sh" "$REPO/.local/debian-arm64"

@@ -98,67 +98,32 @@ func requireAarch64(t *testing.T, p string) {
 	}
 }
 
-// TestLayer assembles the ffprobe layer from the Debian arm64 packages and
-// checks it: every binary and library is aarch64, it fits Lambda's
-// unzipped limit, its manifest names the packages, and the packaged
-// ffprobe (through the wrapper's loader and library path) probes a clip
-// under qemu-user.
-func TestLayer(t *testing.T) {
-	debs, q := debsDir(t), qemu(t)
-	out := filepath.Join(t.TempDir(), "layer")
-	if err := buildLayer(debs, out); err != nil {
-		t.Fatal(err)
-	}
-	libs, _ := filepath.Glob(filepath.Join(out, "lib", "*"))
-	for _, p := range append(libs, filepath.Join(out, "libexec", "ffprobe")) {
-		requireAarch64(t, p)
-	}
-	mb := dirMB(t, out)
-	t.Logf("ffprobe layer: %.1f MiB unzipped, %d libraries (leaves %.1f MiB for the function)", mb, len(libs), LayerLimitMB-mb)
-	if mb >= LayerLimitMB {
-		t.Fatalf("layer is %.1f MiB unzipped, over Lambda's %d MiB", mb, LayerLimitMB)
-	}
-	var pkgs []Package
-	b, _ := os.ReadFile(filepath.Join(out, "packages.json"))
-	if err := json.Unmarshal(b, &pkgs); err != nil || len(pkgs) == 0 {
-		t.Fatalf("packages.json: %v", err)
-	}
-	found := false
-	for _, p := range pkgs {
-		if p.Name == "ffmpeg" && p.Version != "" && len(p.SHA256) == 64 && p.Architecture == "arm64" {
-			found = true
-		}
-	}
-	if !found {
-		t.Fatalf("packages.json does not record ffmpeg: %s", b)
-	}
-	wrapper, _ := os.ReadFile(filepath.Join(out, "bin", "ffprobe"))
-	if !strings.Contains(string(wrapper), `"$d/lib/ld-linux-aarch64.so.1" --library-path "$d/lib" "$d/libexec/ffprobe"`) {
-		t.Fatalf("wrapper %s", wrapper)
-	}
-	// What the wrapper runs, under qemu (the host may not be arm64).
-	probe(t, []string{q, filepath.Join(out, "lib", "ld-linux-aarch64.so.1"), "--library-path", filepath.Join(out, "lib"),
-		filepath.Join(out, "libexec", "ffprobe")}, clip(t))
-}
-
 // TestImage assembles the worker image twice (same digest: reproducible),
 // checks its platform and contents, runs its ffprobe under qemu-user from
 // the image's own root, and pushes it by digest to an in-process registry.
 func TestImage(t *testing.T) {
 	debs, q := debsDir(t), qemu(t)
-	worker := filepath.Join(t.TempDir(), "worker")
+	bin := t.TempDir()
+	worker, probeFn := filepath.Join(bin, "worker"), filepath.Join(bin, "probe")
+	// As make build does.
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", worker, "./ffmpeg-layer/worker")
 	cmd.Dir = "../.."
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build worker: %v %s", err, out)
 	}
+	cmd = exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", probeFn, "./ffmpeg-layer/probe")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build probe: %v %s", err, out)
+	}
 	out1, out2 := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
-	d1, err := buildImage(debs, worker, out1)
+	d1, err := buildImage(debs, worker, probeFn, out1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, err := buildImage(debs, worker, out2)
+	d2, err := buildImage(debs, worker, probeFn, out2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,48 +145,68 @@ func TestImage(t *testing.T) {
 	if cf.Architecture != "arm64" || cf.OS != "linux" || cf.Config.User != "65534:65534" || cf.Config.Entrypoint[0] != "/usr/local/bin/worker" {
 		t.Fatalf("config %+v", cf)
 	}
-	// Unpack the filesystem and run ffprobe from it.
+	// Unpack the filesystem (layers in order, as a runtime does), check the
+	// size budget on the uncompressed bytes, and run ffprobe from it.
 	root := t.TempDir()
 	layers, _ := img.Layers()
-	rc, err := layers[0].Uncompressed()
-	if err != nil {
-		t.Fatal(err)
+	if len(layers) != 2 {
+		t.Fatalf("%d layers, want 2 (Debian part, Go part)", len(layers))
 	}
-	tr := tar.NewReader(rc)
 	seen := map[string]bool{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
+	var size int64
+	for i, l := range layers {
+		rc, err := l.Uncompressed()
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen[h.Name] = true
-		if h.Uid != 0 || !h.ModTime.Equal(epoch) {
-			t.Fatalf("%s: uid %d mtime %s", h.Name, h.Uid, h.ModTime)
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[h.Name] = true
+			size += h.Size
+			if h.Uid != 0 || !h.ModTime.Equal(epoch) || h.Mode&0o004 == 0 {
+				t.Fatalf("layer %d %s: uid %d mtime %s mode %o (root-owned, epoch, world-readable: Lambda runs images as another user)", i, h.Name, h.Uid, h.ModTime, h.Mode)
+			}
+			dst := filepath.Join(root, filepath.FromSlash(h.Name))
+			if h.Typeflag == tar.TypeDir {
+				_ = os.MkdirAll(dst, 0o755)
+				continue
+			}
+			_ = os.MkdirAll(filepath.Dir(dst), 0o755)
+			f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, os.FileMode(h.Mode)|0o200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(f, tr)
+			f.Close()
 		}
-		dst := filepath.Join(root, filepath.FromSlash(h.Name))
-		if h.Typeflag == tar.TypeDir {
-			_ = os.MkdirAll(dst, 0o755)
-			continue
-		}
-		_ = os.MkdirAll(filepath.Dir(dst), 0o755)
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, os.FileMode(h.Mode)|0o200)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(f, tr)
-		f.Close()
+		rc.Close()
 	}
-	for _, want := range []string{"usr/local/bin/worker", "usr/bin/ffmpeg", "usr/bin/ffprobe", "lib/ld-linux-aarch64.so.1", "etc/ssl/certs/ca-certificates.crt", "tmp/"} {
+	mb := float64(size) / (1 << 20)
+	t.Logf("worker image: %.1f MiB uncompressed (budget %d MiB; Lambda's image limit %d MiB)", mb, ImageBudgetMB, ImageLimitMB)
+	if mb > ImageBudgetMB {
+		t.Fatalf("image is %.1f MiB uncompressed, over the %d MiB budget", mb, ImageBudgetMB)
+	}
+	for _, want := range []string{"usr/local/bin/worker", "usr/local/bin/probe", "usr/bin/ffmpeg", "usr/bin/ffprobe", "lib/ld-linux-aarch64.so.1", "etc/ssl/certs/ca-certificates.crt", "tmp/"} {
 		if !seen[want] {
 			t.Errorf("image lacks %s", want)
 		}
 	}
+	if ProbeEntrypoint != "/usr/local/bin/probe" {
+		t.Fatalf("ProbeEntrypoint %s", ProbeEntrypoint)
+	}
 	requireAarch64(t, filepath.Join(root, "usr/local/bin/worker"))
+	requireAarch64(t, filepath.Join(root, "usr/local/bin/probe"))
 	requireAarch64(t, filepath.Join(root, "usr/bin/ffmpeg"))
-	probe(t, []string{q, "-L", root, filepath.Join(root, "usr/bin/ffprobe")}, clip(t))
+	clipPath := clip(t)
+	probe(t, []string{q, "-L", root, filepath.Join(root, "usr/bin/ffprobe")}, clipPath)
+	probeUnderRIE(t, q, root, clipPath)
 
 	// Push by digest to an in-process registry, as make deploy does to ECR.
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))

@@ -25,89 +25,14 @@ import (
 // epoch is every timestamp in the artifacts (reproducible builds).
 var epoch = time.Unix(0, 0).UTC()
 
-// LayerLimitMB is Lambda's limit for a function and its layers, unzipped,
-// in MiB (262,144,000 bytes).
-const LayerLimitMB = 250
-
-// layerWrapper runs the bundled ffprobe with the bundled loader and
-// libraries (Lambda's own glibc is older than Debian's).
-const layerWrapper = `#!/bin/sh
-# ffprobe from Debian 12 (arm64) with its own libraries and loader
-# (assembled by ffmpeg-layer/artifacts; see packages.json).
-d=$(dirname "$0")/..
-exec "$d/lib/ld-linux-aarch64.so.1" --library-path "$d/lib" "$d/libexec/ffprobe" "$@"
-`
-
-// buildLayer writes the ffprobe layer into out.
-func buildLayer(debs, out string) error {
-	if out == "" {
-		return fmt.Errorf("layer: -out is required")
-	}
-	work, err := os.MkdirTemp("", "framebroker-debs-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	t, err := Extract(debs, work)
-	if err != nil {
-		return err
-	}
-	c, err := t.Needs("/usr/bin/ffprobe")
-	if err != nil {
-		return err
-	}
-	if err := os.RemoveAll(out); err != nil {
-		return err
-	}
-	for _, d := range []string{"bin", "lib", "libexec"} {
-		if err := os.MkdirAll(filepath.Join(out, d), 0o755); err != nil {
-			return err
-		}
-	}
-	files := map[string]string{"libexec/ffprobe": c.Binaries["/usr/bin/ffprobe"], "lib/ld-linux-aarch64.so.1": c.Loader}
-	for soname, p := range c.Libs {
-		files["lib/"+soname] = p
-	}
-	for dst, src := range files {
-		mode := os.FileMode(0o644)
-		if strings.HasPrefix(dst, "libexec/") || strings.Contains(dst, "ld-linux") {
-			mode = 0o755
-		}
-		if err := copyFile(t.host(src), filepath.Join(out, dst), mode); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(out, "bin", "ffprobe"), []byte(layerWrapper), 0o755); err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(out, "packages.json"), c.Packages); err != nil {
-		return err
-	}
-	// Fixed timestamps: the asset's zip (and hash) depend on content only.
-	return filepath.Walk(out, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Chtimes(p, epoch, epoch)
-	})
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
+// ImageLimitMB is Lambda's limit for a container image, uncompressed, in
+// MiB (10 GB); ImageBudgetMB is this project's own budget for the worker
+// image (a bigger image is slower to pull on every Fargate task and on the
+// probe function's cold starts). TestImage checks both.
+const (
+	ImageLimitMB  = 10240
+	ImageBudgetMB = 1024
+)
 
 func writeJSON(p string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -130,14 +55,23 @@ const (
 	group  = "root:x:0:\nnogroup:x:65534:\n"
 )
 
+// ProbeEntrypoint is the probe function's bootstrap in the image (its
+// Lambda's ImageConfig entry point; infra/stack ProbeEntrypoint).
+const ProbeEntrypoint = "/usr/local/bin/probe"
+
 // buildImage writes the worker image (OCI layout) into out and returns its
-// digest.
-func buildImage(debs, worker, out string) (string, error) {
-	if out == "" || worker == "" {
-		return "", fmt.Errorf("image: -out and -worker are required")
+// digest. It has two layers: the Debian part (ffmpeg, ffprobe, their
+// libraries, the loader, CA bundle, passwd) and the Go part (the worker,
+// the image's entry point, and the probe function's bootstrap), so a code
+// change pushes only the small second layer.
+func buildImage(debs, worker, probe, out string) (string, error) {
+	if out == "" || worker == "" || probe == "" {
+		return "", fmt.Errorf("image: -out, -worker and -probe are required")
 	}
-	if err := checkStaticArm64(worker); err != nil {
-		return "", err
+	for _, b := range []string{worker, probe} {
+		if err := checkStaticArm64(b); err != nil {
+			return "", err
+		}
 	}
 	work, err := os.MkdirTemp("", "framebroker-debs-")
 	if err != nil {
@@ -153,29 +87,37 @@ func buildImage(debs, worker, out string) (string, error) {
 		return "", err
 	}
 	fromTree := func(p string) func() ([]byte, error) { return func() ([]byte, error) { return os.ReadFile(t.host(p)) } }
-	fs := map[string]entry{
+	fromFile := func(p string) func() ([]byte, error) { return func() ([]byte, error) { return os.ReadFile(p) } }
+	base := map[string]entry{
 		"usr/bin/ffmpeg":                    {mode: 0o755, content: fromTree(c.Binaries["/usr/bin/ffmpeg"])},
 		"usr/bin/ffprobe":                   {mode: 0o755, content: fromTree(c.Binaries["/usr/bin/ffprobe"])},
 		"lib/ld-linux-aarch64.so.1":         {mode: 0o755, content: fromTree(c.Loader)},
-		"usr/local/bin/worker":              {mode: 0o755, content: func() ([]byte, error) { return os.ReadFile(worker) }},
 		"etc/passwd":                        {mode: 0o644, content: static(passwd)},
 		"etc/group":                         {mode: 0o644, content: static(group)},
 		"etc/ssl/certs/ca-certificates.crt": {mode: 0o644, content: func() ([]byte, error) { return caBundle(t) }},
 		"tmp":                               {mode: 0o1777, dir: true},
 	}
 	for soname, p := range c.Libs {
-		fs["usr/lib/aarch64-linux-gnu/"+soname] = entry{mode: 0o644, content: fromTree(p)}
+		base["usr/lib/aarch64-linux-gnu/"+soname] = entry{mode: 0o644, content: fromTree(p)}
 	}
-	layerTar, err := writeTar(fs)
-	if err != nil {
-		return "", err
+	apps := map[string]entry{
+		"usr/local/bin/worker":                   {mode: 0o755, content: fromFile(worker)},
+		strings.TrimPrefix(ProbeEntrypoint, "/"): {mode: 0o755, content: fromFile(probe)},
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerTar)), nil },
-		tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		return "", err
+	var layers []v1.Layer
+	for _, fs := range []map[string]entry{base, apps} {
+		layerTar, err := writeTar(fs)
+		if err != nil {
+			return "", err
+		}
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerTar)), nil },
+			tarball.WithMediaType(types.OCILayer))
+		if err != nil {
+			return "", err
+		}
+		layers = append(layers, layer)
 	}
-	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
 	if err != nil {
 		return "", err
 	}

@@ -68,6 +68,9 @@ type Access struct {
 	// (events:DisableRule): only the cron function, whose runs switch
 	// their own rule off when nothing is left.
 	Settles bool
+	// Invokes are the functions it may call synchronously
+	// (lambda:InvokeFunction): ProbeFunction for those that probe media.
+	Invokes []string
 }
 
 // The due-only jobs, for the Wakes lists.
@@ -103,13 +106,14 @@ var FunctionAccess = map[string]Access{
 	// tombstones); member and deletion events go to webhooks.
 	"workspaces": {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}, Wakes: []string{wakeWebhooks, wakeMail}},
 	// Uploads: presigned PUTs into assets/, downloads of any asset (encode
-	// outputs are assets too), probing reads, deletes (a delete marker in
+	// outputs are assets too), probing reads (presigned for the probe
+	// function, which it invokes), deletes (a delete marker in
 	// the versioned bucket: the evidence version stays). Asset events go
 	// to webhooks; multipart uploads await the asset-verify cron.
 	"assets": {Secrets: []Secret{SecretAppDatabase}, Objects: []ObjectGrant{
 		{"ws/*/assets/*", []string{s3Put, s3Delete}},
 		{"ws/*", []string{s3Get}},
-	}, Wakes: []string{wakeWebhooks, wakeAssets}},
+	}, Wakes: []string{wakeWebhooks, wakeAssets}, Invokes: []string{ProbeFunction}},
 	// Job submission and cancellation (billing reservations), output
 	// download URLs. A new job is what job-reconcile watches; job events go
 	// to webhooks; spend alerts are mail.
@@ -117,13 +121,14 @@ var FunctionAccess = map[string]Access{
 		Objects:    []ObjectGrant{{"ws/*/jobs/*", []string{s3Get}}},
 		Executions: []string{"states:StartExecution", "states:StopExecution"},
 		Wakes:      []string{wakeWebhooks, wakeReconcile, wakeMail}},
-	// State machine steps: input URLs and the worker's grant (presigned
+	// State machine steps: input URLs (the Probe step's go to the probe
+	// function) and the worker's grant (presigned
 	// PUTs of outputs and report), verification reads, trail signing,
 	// billing on job end; job events go to webhooks.
 	PipelineFunction: {Secrets: []Secret{SecretAppDatabase, SecretOperator, SecretKeyring}, Objects: []ObjectGrant{
 		{"ws/*/jobs/*", []string{s3Put}},
 		{"ws/*", []string{s3Get}},
-	}, Wakes: []string{wakeWebhooks}},
+	}, Wakes: []string{wakeWebhooks}, Invokes: []string{ProbeFunction}},
 	// Webhook endpoints (sealing key); test events, resends and
 	// re-enabled endpoints have deliveries due.
 	"webhooks": {Secrets: []Secret{SecretAppDatabase, SecretOperator}, Wakes: []string{wakeWebhooks}},

@@ -36,6 +36,8 @@ func names(fx *fixture) map[string]string {
 	for name, lg := range s.fns.logs {
 		m[lid(lg)] = "logs-" + name
 	}
+	m[lid(s.fns.probe.fn)] = "probe"
+	m[lid(s.fns.probe.logs)] = "logs-probe"
 	return m
 }
 
@@ -209,6 +211,9 @@ func expectedGrants(fx *fixture, fn string) map[string]bool {
 	}
 	if fn == cron.Function || fn == PurgeFunction {
 		want["sqs:SendMessage ${dlq.Arn}"] = true // the Lambda dead-letter queue
+	}
+	for _, target := range acc.Invokes {
+		want["lambda:InvokeFunction ${"+target+".Arn}"] = true
 	}
 	for _, j := range acc.Wakes {
 		want["events:EnableRule "+ruleArn(fx, j)] = true

@@ -92,6 +92,8 @@ func newAlarms(st awscdk.Stack, p Props, n *network, d *data, l *lambdas, w *wor
 			MetricValue:     jsii.String("1"),
 		})
 	}
+	alarm("Errors-"+ProbeFunction, l.probe.fn.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
+		"The probe function failed (not a refused or unreadable file: ffprobe did not run or crashed)")
 	alarm("WebhookDisabledAlarm", awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(MetricWebhookDisabled),
 		Period: five, Statistic: jsii.String("Sum"),

@@ -156,13 +156,33 @@ func checkBuckets(tpl assertions.Template) error {
 	return nil
 }
 
-// checkLambdas: every function is provided.al2023 on arm64.
+// checkLambdas: every function is a Go bootstrap on provided.al2023 or a
+// container image (the probe function's: no runtime of its own, its
+// bootstrap is the image's Go binary), on arm64, and none has a layer (the
+// ffprobe layer did not fit Lambda's 250 MiB beside a function).
 func checkLambdas(tpl assertions.Template) error {
-	return assert("a Lambda is not provided.al2023 arm64", func() {
-		tpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
-			"Runtime": "provided.al2023", "Architectures": []any{"arm64"},
-		})
-	})
+	for id, r := range find(tpl, "AWS::Lambda::Function") {
+		p := props(r)
+		switch p["PackageType"] {
+		case "Image":
+			if p["Runtime"] != nil || p["Handler"] != nil {
+				return fmt.Errorf("image Lambda %s names a runtime or handler", id)
+			}
+		case nil, "Zip":
+			if p["Runtime"] != "provided.al2023" {
+				return fmt.Errorf("Lambda %s is %s, not provided.al2023", id, str(p["Runtime"]))
+			}
+		default:
+			return fmt.Errorf("Lambda %s has package type %s", id, str(p["PackageType"]))
+		}
+		if str(p["Architectures"]) != `["arm64"]` {
+			return fmt.Errorf("Lambda %s is %s, not arm64", id, str(p["Architectures"]))
+		}
+		if p["Layers"] != nil {
+			return fmt.Errorf("Lambda %s has layers %s", id, str(p["Layers"]))
+		}
+	}
+	return nil
 }
 
 // checkRoutes: the API's routes are exactly the table's; public ones have no

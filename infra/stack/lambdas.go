@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -17,28 +18,25 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn/cronrules"
 )
 
-// Functions that run ffprobe get the layer: assets (probe on upload
-// completion) and the pipeline (the state machine's Probe step).
-var layerFunctions = map[string]bool{"assets": true, PipelineFunction: true}
+// heavyFunctions hash whole objects (asset completion, output
+// verification) and get more memory (Lambda's CPU share grows with it).
+var heavyFunctions = map[string]bool{"assets": true, PipelineFunction: true}
 
 // lambdas are the deployed functions by name.
 type lambdas struct {
 	byName map[string]awslambda.Function
 	logs   map[string]awslogs.LogGroup
 	roles  map[string]awsiam.Role
-	layer  awslambda.LayerVersion
+	// probe is the probe function (container image), which the functions
+	// whose FunctionAccess Invokes names it call.
+	probe *probeFunction
 }
 
 func (l *lambdas) get(name string) awslambda.Function { return l.byName[name] }
 
-func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue) *lambdas {
+func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue, repo awsecr.IRepository) *lambdas {
 	l := &lambdas{byName: map[string]awslambda.Function{}, logs: map[string]awslogs.LogGroup{}, roles: map[string]awsiam.Role{}}
-	l.layer = awslambda.NewLayerVersion(st, jsii.String("FFprobeLayer"), &awslambda.LayerVersionProps{
-		Code:                    awslambda.Code_FromAsset(jsii.String(p.LayerAsset), nil),
-		CompatibleRuntimes:      &[]awslambda.Runtime{awslambda.Runtime_PROVIDED_AL2023()},
-		CompatibleArchitectures: &[]awslambda.Architecture{awslambda.Architecture_ARM_64()},
-		Description:             jsii.String("ffprobe and ffmpeg (Debian builds with their libraries) under /opt/bin"),
-	})
+	l.probe = newProbeFunction(st, p, repo)
 	for _, name := range deployed(p.Functions) {
 		acc := FunctionAccess[name]
 		env := map[string]*string{
@@ -71,6 +69,13 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue
 			Description: jsii.String("Framebroker Lambda " + name + " (infra/stack FunctionAccess)"),
 		})
 		grantAccess(st, role, name, acc, logs, d, cron.DueOnlyJobs(p.Schedule))
+		for _, target := range acc.Invokes {
+			if target != ProbeFunction {
+				panic("stack: FunctionAccess[" + name + "].Invokes names " + target + ", which is not an invokable function")
+			}
+			role.AddToPrincipalPolicy(statement([]string{"lambda:InvokeFunction"}, l.probe.fn.FunctionArn()))
+			env[config.EnvProbeFunction] = l.probe.fn.FunctionArn()
+		}
 		asset := name
 		if name == PurgeFunction {
 			asset = cron.Function // the same bootstrap, another role
@@ -92,8 +97,7 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue
 			// Verify re-hashes whole outputs from S3.
 			props.Timeout = awscdk.Duration_Minutes(jsii.Number(15))
 		}
-		if layerFunctions[name] {
-			props.Layers = &[]awslambda.ILayerVersion{l.layer}
+		if heavyFunctions[name] {
 			props.MemorySize = jsii.Number(1024)
 		}
 		fn := awslambda.NewFunction(st, jsii.String("Fn-"+name), props)

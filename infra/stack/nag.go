@@ -82,6 +82,9 @@ func suppressNag(s *Stack, p Props) {
 			suppress(fn, finding{rule: "Serverless-LambdaDLQ", reason: reasonSyncInvoke})
 		}
 	}
+	suppress(s.fns.probe.fn,
+		finding{rule: "Serverless-LambdaTracing", reason: reasonXRay},
+		finding{rule: "Serverless-LambdaDLQ", reason: reasonSyncInvoke})
 	suppress(s.keyringFn,
 		finding{rule: "Serverless-LambdaTracing", reason: reasonXRay},
 		finding{rule: "Serverless-LambdaDLQ", reason: reasonCustomResource})

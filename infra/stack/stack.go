@@ -52,17 +52,15 @@ type Props struct {
 	// LambdaAssets holds one directory per function with its bootstrap
 	// (`make build` writes build/lambda/<fn>/bootstrap).
 	LambdaAssets string
-	// LayerAsset is the ffprobe/ffmpeg layer directory
-	// (ffmpeg-layer/build-layer.sh writes build/ffmpeg-layer).
-	LayerAsset string
 	// WorkerContext is the Docker build context of the worker image (the
 	// repository root) and WorkerDockerfile its Dockerfile relative to it.
 	WorkerContext    string
 	WorkerDockerfile string
 	// WorkerImageDigest (sha256:…) runs the worker image pushed by make
 	// deploy (built without Docker) from WorkerImageRepository (default:
-	// the CDK bootstrap's container-asset repository); empty builds
-	// WorkerDockerfile with Docker at deploy.
+	// the CDK bootstrap's container-asset repository), as the Fargate
+	// worker and as the probe function; empty builds WorkerDockerfile with
+	// Docker at deploy.
 	WorkerImageDigest     string
 	WorkerImageRepository string
 	// MigrationsDir is hashed so that a changed migration re-runs the
@@ -200,9 +198,10 @@ func New(scope constructs.Construct, id string, p Props) *Stack {
 	s.net = newNetwork(st, p)
 	s.data = newData(st, p, s.net)
 	dlq := newDeadLetters(st)
-	s.fns = newLambdas(st, p, s.net, s.data, dlq)
+	repo := imageRepository(st, p)
+	s.fns = newLambdas(st, p, s.net, s.data, dlq, repo)
 	newAPI(st, p, s.fns)
-	s.worker = newWorker(st, p, s.net, s.data, s.fns)
+	s.worker = newWorker(st, p, s.net, s.data, s.fns, repo)
 	s.migrate = newMigration(st, p, s.data, s.fns)
 	s.keyringFn, s.keyring = newKeyring(st, p, s.data)
 	// No function serves a request before its keys exist.

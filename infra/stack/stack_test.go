@@ -61,15 +61,15 @@ var (
 	fixturesMu sync.Mutex
 )
 
-// assets writes placeholder bootstraps for every function and a placeholder
-// layer: the template does not depend on their content (the assets'
-// hashes aside), and the tests must not need `make build`.
-func assets(t *testing.T, fns []string) (lambdaDir, layerDir string) {
+// assets writes placeholder bootstraps for every function: the template
+// does not depend on their content (the assets' hashes aside), and the
+// tests must not need `make build`.
+func assets(t *testing.T, fns []string) (lambdaDir string) {
 	dir, err := os.MkdirTemp("", "framebroker-infra-assets-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lambdaDir, layerDir = filepath.Join(dir, "lambda"), filepath.Join(dir, "layer", "bin")
+	lambdaDir = filepath.Join(dir, "lambda")
 	for _, fn := range fns {
 		if err := os.MkdirAll(filepath.Join(lambdaDir, fn), 0o755); err != nil {
 			t.Fatal(err)
@@ -78,13 +78,7 @@ func assets(t *testing.T, fns []string) (lambdaDir, layerDir string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(layerDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(layerDir, "ffprobe"), []byte("placeholder"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return lambdaDir, filepath.Dir(layerDir)
+	return lambdaDir
 }
 
 // synth synthesizes the stack from the real router table with the given
@@ -97,10 +91,10 @@ func synth(t *testing.T, variant string, set func(*Props)) *fixture {
 		return f
 	}
 	table, fns := tableAndFunctions(t)
-	lambdaDir, layerDir := assets(t, fns)
+	lambdaDir := assets(t, fns)
 	p := Props{
 		Table: table, Functions: fns, Schedule: cron.Schedule,
-		LambdaAssets: lambdaDir, LayerAsset: layerDir,
+		LambdaAssets: lambdaDir,
 		WorkerContext: "../..", WorkerDockerfile: "ffmpeg-layer/Dockerfile",
 		MigrationsDir: "../../shared/db/migrations",
 	}
@@ -411,11 +405,12 @@ func TestNetworkAndDatabase(t *testing.T) {
 			})
 			fx.tpl.AllResourcesProperties(jsii.String("AWS::RDS::DBInstance"), &map[string]any{"PubliclyAccessible": false})
 		},
-		"Lambdas in the VPC (keyring-init, which needs Secrets Manager only, outside)": func() {
+		"Lambdas in the VPC (keyring-init, which needs Secrets Manager only, and probe, which reads presigned URLs only, outside)": func() {
 			for id, fn := range find(fx.tpl, "AWS::Lambda::Function") {
 				inVPC := props(fn)["VpcConfig"] != nil
 				desc, _ := props(fn)["Description"].(string)
-				if keyringInit := strings.HasPrefix(desc, "Framebroker "+KeyringInitFunction+":"); keyringInit == inVPC {
+				outside := strings.HasPrefix(desc, "Framebroker "+KeyringInitFunction+":") || strings.HasPrefix(desc, "Framebroker "+ProbeFunction+":")
+				if outside == inVPC {
 					panic(fmt.Sprintf("%s (%s): in the VPC = %v", id, props(fn)["Description"], inVPC))
 				}
 			}

@@ -31,7 +31,7 @@ const JobsFunction = "jobs"
 // WorkerContextExclude keeps the worker image's build context (the
 // repository root) to what the Dockerfile copies: Docker-style patterns,
 // everything excluded, then re-included.
-var WorkerContextExclude = []string{"*", "!go.mod", "!go.sum", "!shared", "!ffmpeg-layer/worker", "!ffmpeg-layer/Dockerfile"}
+var WorkerContextExclude = []string{"*", "!go.mod", "!go.sum", "!shared", "!ffmpeg-layer/worker", "!ffmpeg-layer/probe", "!ffmpeg-layer/Dockerfile"}
 
 // worker is the Fargate side of the encode and its state machine.
 type worker struct {
@@ -46,7 +46,30 @@ type worker struct {
 	policy awsiam.Policy
 }
 
-func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worker {
+// workerContextExclude is WorkerContextExclude for CDK.
+func workerContextExclude() *[]*string {
+	excl := make([]*string, len(WorkerContextExclude))
+	for i, e := range WorkerContextExclude {
+		excl[i] = jsii.String(e)
+	}
+	return &excl
+}
+
+// imageRepository is the ECR repository make deploy pushed the worker image
+// to (workerImageDigest), or nil when the image is built with Docker at
+// deploy.
+func imageRepository(st awscdk.Stack, p Props) awsecr.IRepository {
+	if p.WorkerImageDigest == "" {
+		return nil
+	}
+	name := p.WorkerImageRepository
+	if name == "" {
+		name = *awscdk.Fn_Sub(jsii.String(BootstrapImageRepository), nil)
+	}
+	return awsecr.Repository_FromRepositoryName(st, jsii.String("WorkerRepository"), jsii.String(name))
+}
+
+func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas, repo awsecr.IRepository) *worker {
 	w := &worker{}
 	w.cluster = awsecs.NewCluster(st, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                            n.vpc,
@@ -71,26 +94,17 @@ func newWorker(st awscdk.Stack, p Props, n *network, d *data, l *lambdas) *worke
 		Retention:     awslogs.RetentionDays_THREE_MONTHS,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	excl := make([]*string, len(WorkerContextExclude))
-	for i, e := range WorkerContextExclude {
-		excl[i] = jsii.String(e)
-	}
 	// The image: by digest from an ECR repository when make deploy pushed
 	// one (built without Docker, workerImageDigest), else a Docker build
 	// of the Dockerfile (synth only needs the directory).
 	var image awsecs.ContainerImage
-	if p.WorkerImageDigest != "" {
-		name := p.WorkerImageRepository
-		if name == "" {
-			name = *awscdk.Fn_Sub(jsii.String(BootstrapImageRepository), nil)
-		}
-		repo := awsecr.Repository_FromRepositoryName(st, jsii.String("WorkerRepository"), jsii.String(name))
+	if repo != nil {
 		image = awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(p.WorkerImageDigest))
 	} else {
 		image = awsecs.ContainerImage_FromAsset(jsii.String(p.WorkerContext), &awsecs.AssetImageProps{
 			File:       jsii.String(p.WorkerDockerfile),
 			Platform:   awsecrassets.Platform_LINUX_ARM64(),
-			Exclude:    &excl,
+			Exclude:    workerContextExclude(),
 			IgnoreMode: awscdk.IgnoreMode_DOCKER,
 		})
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/framebroker/framebroker/shared/keyring"
 	"github.com/framebroker/framebroker/shared/ledger"
 	"github.com/framebroker/framebroker/shared/mail"
-	"github.com/framebroker/framebroker/shared/media"
 	"github.com/framebroker/framebroker/shared/pages"
 	"github.com/framebroker/framebroker/shared/provenance"
 )
@@ -56,7 +55,11 @@ func Full(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, err
 	if err != nil {
 		return nil, err
 	}
-	return NewWith(cfg, pool, store, media.FFprobe{})
+	prober, err := proberFromConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewWith(cfg, pool, store, prober)
 }
 
 // only keeps the routes of function.
@@ -116,7 +119,11 @@ func Assets(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, e
 		if a.Blob, err = s3blob.FromConfig(ctx, cfg); err != nil {
 			return nil, err
 		}
-		a.Assets = asset.NewService(pool, a.Blob, media.FFprobe{}, cfg.UploadTTL)
+		prober, err := proberFromConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.Assets = asset.NewService(pool, a.Blob, prober, cfg.UploadTTL)
 		return a.Assets.Routes(), nil
 	})
 }

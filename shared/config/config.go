@@ -77,6 +77,10 @@ type Config struct {
 	WorkerBin string
 	// StateMachineARN is the encode-job state machine in AWS.
 	StateMachineARN string
+	// ProbeFunction names the probe Lambda (shared/media/probefn) that
+	// runs ffprobe for the assets and pipeline functions in AWS; empty:
+	// ffprobe runs in this process (locally).
+	ProbeFunction string
 
 	// Keyring is the signing keyring document (keyring.json format) in AWS,
 	// resolved from the operator's secret at cold start; empty locally,
@@ -133,6 +137,7 @@ const (
 	EnvSFNModule        = "FRAMEBROKER_SFN_MODULE"
 	EnvWorkerBin        = "FRAMEBROKER_WORKER"
 	EnvStateMachineARN  = "FRAMEBROKER_STATE_MACHINE_ARN"
+	EnvProbeFunction    = "FRAMEBROKER_PROBE_FUNCTION"
 	EnvStripeKey        = "FRAMEBROKER_STRIPE_KEY"
 	EnvStripeURL        = "FRAMEBROKER_STRIPE_URL"
 	EnvStripeWebhook    = "FRAMEBROKER_STRIPE_WEBHOOK_SECRET"
@@ -186,6 +191,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		SFNModule:       get(EnvSFNModule, ""),
 		WorkerBin:       get(EnvWorkerBin, ""),
 		StateMachineARN: get(EnvStateMachineARN, ""),
+		ProbeFunction:   get(EnvProbeFunction, ""),
 
 		StripeKey:           get(EnvStripeKey, ""),
 		StripeURL:           get(EnvStripeURL, ""),
@@ -241,6 +247,7 @@ func (c Config) Environ() []string {
 		EnvSFNModule + "=" + c.SFNModule,
 		EnvWorkerBin + "=" + c.WorkerBin,
 		EnvStateMachineARN + "=" + c.StateMachineARN,
+		EnvProbeFunction + "=" + c.ProbeFunction,
 		EnvStripeKey + "=" + c.StripeKey,
 		EnvStripeURL + "=" + c.StripeURL,
 		EnvStripeWebhook + "=" + c.StripeWebhookSecret,
