@@ -46,7 +46,10 @@ func FromEnv(ctx context.Context, jobs []string) (*Switch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cronrules: aws config: %w", err)
 	}
-	return &Switch{Client: eventbridge.NewFromConfig(cfg), Prefix: prefix, Jobs: jobs}, nil
+	// A throttled wake is retried a little longer than the SDK's default:
+	// a wake that still fails leaves the work to the daily sweep.
+	client := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.RetryMaxAttempts = 6 })
+	return &Switch{Client: client, Prefix: prefix, Jobs: jobs}, nil
 }
 
 // Rule is job's rule name.
