@@ -69,6 +69,19 @@ func (w *wakeLog) take() string {
 	return s
 }
 
+// timerWakeLog is a wakeLog that can also set one-time wakes (wake.Timer).
+type timerWakeLog struct {
+	*wakeLog
+	at time.Time
+}
+
+func (w *timerWakeLog) WakeAt(_ context.Context, job string, at time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.at = at
+	return nil
+}
+
 type failingSender struct{}
 
 func (failingSender) Send(context.Context, mail.Message) error {
@@ -143,6 +156,9 @@ func TestDueWorkWakesItsSchedule(t *testing.T) {
 	if got := log.take(); got != "webhook-retries:pending" {
 		t.Fatalf("test event: woke %q, want webhook-retries after commit", got)
 	}
+	if at, err := e.App.Webhooks.NextDue(ctx); err != nil || at.IsZero() || time.Until(at) > 0 {
+		t.Fatalf("webhook next due with a delivery due now: %v %v", at, err)
+	}
 	if res := runCron(t, e, cron.WebhookRetries); res.Schedule != "off" || log.on[cron.WebhookRetries] {
 		t.Fatalf("webhook-retries after delivering everything: %+v", res)
 	}
@@ -151,11 +167,15 @@ func TestDueWorkWakesItsSchedule(t *testing.T) {
 	default:
 		t.Fatal("the test event was not delivered by the cron run")
 	}
+	if at, err := e.App.Webhooks.NextDue(ctx); err != nil || !at.IsZero() {
+		t.Fatalf("webhook next due after delivering everything: %v %v", at, err)
+	}
 
 	// Mail: an immediate send that fails leaves the message in the outbox
 	// and wakes mail-outbox; one that succeeds wakes nothing; a rolled-back
 	// message neither.
-	failing := &mail.Outbox{Pool: e.App.Pool, Sender: failingSender{}, Immediate: true}
+	failing := &mail.Outbox{Pool: e.App.Pool, Sender: failingSender{}, Immediate: true,
+		Backoff: func(int) time.Duration { return 3 * time.Hour }}
 	msg := mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"}
 	if err := db.Tx(ctx, e.App.Pool, func(tx pgx.Tx) error {
 		if err := failing.Enqueue(ctx, tx, msg); err != nil {
@@ -177,10 +197,22 @@ func TestDueWorkWakesItsSchedule(t *testing.T) {
 	if got := log.take(); got != "mail-outbox:pending" {
 		t.Fatalf("undelivered mail: woke %q", got)
 	}
-	// Its retry is due after a backoff: the schedule stays on.
+	// Its retry is due after a backoff (3 h here): the schedule stays on,
+	// unless the switch can set a one-time wake — then it is off until the
+	// retry is due.
+	next, err := e.App.Mail.NextDue(ctx)
+	if err != nil || time.Until(next) < 2*time.Hour || time.Until(next) > 4*time.Hour {
+		t.Fatalf("mail next due %v (%v), want in about 3 h", next, err)
+	}
 	if res := runCron(t, e, cron.MailOutbox); res.Schedule != "on" {
 		t.Fatalf("mail-outbox with a retry pending: %+v", res)
 	}
+	timed := &timerWakeLog{wakeLog: log}
+	e.App.Waker.Set(timed)
+	if res := runCron(t, e, cron.MailOutbox); res.Schedule != "until "+next.UTC().Format(time.RFC3339) || log.on[cron.MailOutbox] || !timed.at.Equal(next) {
+		t.Fatalf("mail-outbox with only a far retry: %+v, on %v, one-time wake at %v (next %v)", res, log.on[cron.MailOutbox], timed.at, next)
+	}
+	e.App.Waker.Set(log)
 
 	// Uploads: a multipart upload completes into 'verifying' and wakes
 	// asset-verify; the run that verifies it switches it off.

@@ -79,5 +79,8 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 		cron.AssetVerify:    a.Assets.VerifyPending,
 		cron.JobReconcile:   a.reconcilePending,
 	}
-	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).WithPending(pending).Routes()
+	// Retries can be due hours ahead: with a wake.Timer the schedule is off
+	// until the earliest one.
+	next := map[string]cron.NextFunc{cron.WebhookRetries: a.Webhooks.NextDue, cron.MailOutbox: a.Mail.NextDue}
+	return cron.NewRunner(a.Pool, cfg.CronSecret, jobs).WithPending(pending).WithNext(next).Routes()
 }

@@ -114,8 +114,20 @@ func DueOnlyJobs(schedule []Entry) []string {
 type JobFunc func(ctx context.Context) (any, error)
 
 // PendingFunc reports whether a due-only job has work left, due now or
-// later (a retry after a backoff): while it has, its schedule stays on.
+// later (a retry after a backoff): while it has, its schedule stays on
+// (unless NextFunc says all of it is due far enough ahead).
 type PendingFunc func(ctx context.Context) (bool, error)
+
+// NextFunc is when a due-only job's earliest pending work falls due (the
+// zero time or a past one: now). Jobs whose work can wait hours (webhook
+// and mail retries) have one.
+type NextFunc func(ctx context.Context) (time.Time, error)
+
+// SleepHorizon is how far ahead the earliest pending work must be for a
+// run to switch its schedule off and set a one-time wake instead: more
+// than the database needs to pause (1 min run + 5 min idle-session close +
+// 10 min auto-pause, infra/stack), else pausing would not happen anyway.
+const SleepHorizon = 20 * time.Minute
 
 // Runner serves the cron route for a set of jobs.
 type Runner struct {
@@ -123,6 +135,7 @@ type Runner struct {
 	secret  []byte
 	jobs    map[string]JobFunc
 	pending map[string]PendingFunc
+	next    map[string]NextFunc
 }
 
 // NewRunner returns a Runner; secret empty refuses every call.
@@ -137,6 +150,15 @@ func NewRunner(pool *pgxpool.Pool, secret string, jobs map[string]JobFunc) *Runn
 // for a lost wake). Without a Switch in the context neither happens.
 func (r *Runner) WithPending(p map[string]PendingFunc) *Runner {
 	r.pending = p
+	return r
+}
+
+// WithNext gives due-only jobs whose work can be due far ahead their
+// earliest due time: with a wake.Timer in the context, a run that leaves
+// only such work switches the schedule off and sets a one-time wake at
+// that time (SettleUntil).
+func (r *Runner) WithNext(n map[string]NextFunc) *Runner {
+	r.next = n
 	return r
 }
 
@@ -215,11 +237,11 @@ func (r *Runner) Run(ctx context.Context, name string, job JobFunc) (Result, err
 		if pending, due := r.pending[name]; due {
 			// Still under the job's lock: no other run of it settles at
 			// the same time.
-			off, err := Settle(ctx, sw, name, pending)
+			state, err := SettleUntil(ctx, sw, name, pending, r.next[name])
 			if err != nil {
 				slog.WarnContext(ctx, "cron: settling a due-only schedule", "job", name, "err", err.Error())
 			}
-			res.Schedule = map[bool]string{true: "off", false: "on"}[off]
+			res.Schedule = state
 		} else {
 			res.Woken = r.sweep(ctx, sw)
 		}
@@ -236,23 +258,69 @@ func (r *Runner) Run(ctx context.Context, name string, job JobFunc) (Result, err
 // or before it, and then its work committed before the second look,
 // which sees it. On any error the schedule is left (or put back) on.
 func Settle(ctx context.Context, sw wake.Switch, job string, pending PendingFunc) (bool, error) {
+	state, err := SettleUntil(ctx, sw, job, pending, nil)
+	return state == "off", err
+}
+
+// SettleUntil is Settle that may also switch the schedule off while work
+// is pending, when next says all of it falls due beyond SleepHorizon and
+// sw is a wake.Timer: then, after the same off-then-look-again order, a
+// one-time wake is set at the earliest due time. It returns "off", "on"
+// or "until <RFC 3339 time>". Any error leaves the schedule on.
+func SettleUntil(ctx context.Context, sw wake.Switch, job string, pending PendingFunc, next NextFunc) (string, error) {
+	timer, _ := sw.(wake.Timer)
+	if timer == nil {
+		next = nil
+	}
+	// far reports whether the pending work may wait: all of it due
+	// beyond the horizon.
+	far := func() (time.Time, bool, error) {
+		if next == nil {
+			return time.Time{}, false, nil
+		}
+		at, err := next(ctx)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		return at, time.Until(at) > SleepHorizon, nil
+	}
 	p, err := pending(ctx)
-	if err != nil || p {
-		return false, err
+	if err != nil {
+		return "on", err
+	}
+	if p {
+		if _, ok, err := far(); err != nil || !ok {
+			return "on", err
+		}
 	}
 	if err := sw.Sleep(ctx, job); err != nil {
-		return false, fmt.Errorf("cron: switch %s off: %w", job, err)
+		return "on", fmt.Errorf("cron: switch %s off: %w", job, err)
+	}
+	// Look again: work committed before the disable (whose wake may have
+	// come before it too) is seen now.
+	back := func(err error) (string, error) {
+		if werr := sw.Wake(ctx, job); werr != nil {
+			slog.ErrorContext(ctx, "cron: work arrived while switching a schedule off, and switching it on again failed; the daily sweep will",
+				"job", job, "err", werr.Error())
+			return "on", errors.Join(err, werr)
+		}
+		return "on", err
 	}
 	p, err = pending(ctx)
-	if err == nil && !p {
-		return true, nil
+	if err != nil {
+		return back(err)
 	}
-	if werr := sw.Wake(ctx, job); werr != nil {
-		slog.ErrorContext(ctx, "cron: work arrived while switching a schedule off, and switching it on again failed; the daily sweep will",
-			"job", job, "err", werr.Error())
-		return false, errors.Join(err, werr)
+	if !p {
+		return "off", nil
 	}
-	return false, err
+	at, ok, err := far()
+	if err != nil || !ok {
+		return back(err)
+	}
+	if err := timer.WakeAt(ctx, job, at); err != nil {
+		return back(fmt.Errorf("cron: wake %s at %s: %w", job, at.Format(time.RFC3339), err))
+	}
+	return "until " + at.UTC().Format(time.RFC3339), nil
 }
 
 // sweep wakes every due-only job that has pending work (run after the

@@ -352,3 +352,84 @@ func TestRunnerSettlesAndSweeps(t *testing.T) {
 		t.Fatalf("no switch: %d %+v", st, r)
 	}
 }
+
+// timerLog is a switchLog that can also set one-time wakes.
+type timerLog struct {
+	switchLog
+	at      time.Time
+	failing bool
+}
+
+func (s *timerLog) WakeAt(_ context.Context, job string, at time.Time) error {
+	if s.failing {
+		return errors.New("scheduler: AccessDenied")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at = at
+	s.ops = append(s.ops, "at")
+	return nil
+}
+
+// TestSettleUntil: work pending only beyond the horizon switches the
+// schedule off with a one-time wake at the earliest due time; work due
+// sooner keeps it on; work due now that arrives while switching off wins;
+// a failed one-time wake leaves the schedule on; a switch that cannot set
+// timers keeps the schedule on while anything is pending.
+func TestSettleUntil(t *testing.T) {
+	far := time.Now().Add(3 * time.Hour)
+	for _, tc := range []struct {
+		name      string
+		nexts     []time.Time // per look
+		failing   bool
+		wantState string
+		wantOps   string
+	}{
+		{"retry in 3 h", []time.Time{far, far}, false, "until " + far.UTC().Format(time.RFC3339), "sleep at"},
+		{"retry in 5 min", []time.Time{time.Now().Add(5 * time.Minute)}, false, "on", ""},
+		{"new work due now while switching off", []time.Time{far, time.Now()}, false, "on", "sleep wake"},
+		{"one-time wake refused", []time.Time{far, far}, true, "on", "sleep wake"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sw := &timerLog{switchLog: switchLog{on: true}, failing: tc.failing}
+			looks := 0
+			next := func(context.Context) (time.Time, error) { looks++; return tc.nexts[min(looks, len(tc.nexts))-1], nil }
+			state, _ := cron.SettleUntil(context.Background(), sw, "j", func(context.Context) (bool, error) { return true, nil }, next)
+			if state != tc.wantState || strings.Join(sw.ops, " ") != tc.wantOps || sw.on != (tc.wantState == "on") {
+				t.Fatalf("state %q ops %q on %v; want %q %q", state, strings.Join(sw.ops, " "), sw.on, tc.wantState, tc.wantOps)
+			}
+		})
+	}
+	// Without timers (a plain switch) pending work keeps it on.
+	sw := &switchLog{on: true}
+	state, _ := cron.SettleUntil(context.Background(), sw, "j", func(context.Context) (bool, error) { return true, nil },
+		func(context.Context) (time.Time, error) { return far, nil })
+	if state != "on" || len(sw.ops) != 0 {
+		t.Fatalf("plain switch: %q %v", state, sw.ops)
+	}
+}
+
+// TestSchedulerWakeAt: the local scheduler runs a job once at its one-time
+// wake although its schedule is off, and leaves it off.
+func TestSchedulerWakeAt(t *testing.T) {
+	var runs atomic.Int32
+	srv := server(t, "s", map[string]cron.JobFunc{"mail-outbox": func(context.Context) (any, error) { runs.Add(1); return nil, nil }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Scale 3600: an hour is a second.
+	sched := cron.NewScheduler(srv.URL, "s", []cron.Entry{{Name: "mail-outbox", Rate: time.Hour, DueOnly: true}}, 3600)
+	sched.Start(ctx)
+	if err := sched.WakeAt(ctx, "mail-outbox", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for runs.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the one-time wake did not run the job")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if sched.On("mail-outbox") {
+		t.Fatal("a one-time wake switched the schedule on")
+	}
+}

@@ -24,9 +24,11 @@ type Scheduler struct {
 	scale       int
 	client      *http.Client
 
-	mu   sync.Mutex
-	on   map[string]bool
-	kick map[string]chan struct{}
+	mu     sync.Mutex
+	on     map[string]bool
+	kick   map[string]chan struct{}
+	fire   map[string]chan struct{}
+	timers map[string]*time.Timer
 }
 
 // NewScheduler returns a Scheduler for schedule; scale divides every rate
@@ -36,10 +38,12 @@ func NewScheduler(baseURL, secret string, schedule []Entry, scale int) *Schedule
 		scale = 1
 	}
 	s := &Scheduler{url: strings.TrimSuffix(baseURL, "/"), secret: secret, schedule: schedule, scale: scale,
-		client: &http.Client{Timeout: 15 * time.Minute}, on: map[string]bool{}, kick: map[string]chan struct{}{}}
+		client: &http.Client{Timeout: 15 * time.Minute}, on: map[string]bool{}, kick: map[string]chan struct{}{},
+		fire: map[string]chan struct{}{}, timers: map[string]*time.Timer{}}
 	for _, e := range schedule {
 		s.on[e.Name] = !e.DueOnly
 		s.kick[e.Name] = make(chan struct{}, 1)
+		s.fire[e.Name] = make(chan struct{}, 1)
 	}
 	return s
 }
@@ -50,15 +54,19 @@ func (s *Scheduler) Start(ctx context.Context) {
 		go func() {
 			t := time.NewTicker(e.Rate / time.Duration(s.scale))
 			defer t.Stop()
+			once := false
 			for {
-				if s.On(e.Name) {
+				if once || s.On(e.Name) {
 					call(ctx, s.client, s.url+"/internal/cron/"+e.Name, s.secret)
 				}
+				once = false
 				select {
 				case <-ctx.Done():
 					return
 				case <-t.C:
 				case <-s.kick[e.Name]:
+				case <-s.fire[e.Name]:
+					once = true // a one-time wake: runs even while off
 				}
 			}
 		}()
@@ -96,6 +104,27 @@ func (s *Scheduler) Sleep(_ context.Context, job string) error {
 	if _, ok := s.on[job]; ok {
 		s.on[job] = false
 	}
+	return nil
+}
+
+// WakeAt calls job once at (scaled from now), whether its schedule is on
+// or not, replacing an earlier one-time wake of job (wake.Timer).
+func (s *Scheduler) WakeAt(_ context.Context, job string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.fire[job]
+	if !ok {
+		return nil
+	}
+	if t := s.timers[job]; t != nil {
+		t.Stop()
+	}
+	s.timers[job] = time.AfterFunc(time.Until(at)/time.Duration(s.scale), func() {
+		select {
+		case f <- struct{}{}:
+		default:
+		}
+	})
 	return nil
 }
 

@@ -184,3 +184,20 @@ func (o *Outbox) Pending(ctx context.Context) (bool, error) {
 	}
 	return p, nil
 }
+
+// NextDue is when the earliest message still to be sent falls due (the
+// zero time when none): a mail-outbox run whose only work left is a retry
+// far ahead switches its schedule off until then.
+func (o *Outbox) NextDue(ctx context.Context) (time.Time, error) {
+	var at *time.Time
+	err := db.Tx(ctx, o.Pool, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT min(next_attempt_at) FROM mail_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL`).Scan(&at)
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("mail: next due: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return *at, nil
+}

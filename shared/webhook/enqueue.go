@@ -109,3 +109,18 @@ func (s *Service) Pending(ctx context.Context) (bool, error) {
 	}
 	return p, nil
 }
+
+// NextDue is when the earliest pending delivery falls due (the zero time
+// when none is pending; now while one is in flight): a webhook-retries run
+// whose only work left is a retry hours away switches its schedule off
+// until then.
+func (s *Service) NextDue(ctx context.Context) (time.Time, error) {
+	var at *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT webhook_next_due()`).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("webhook: next due: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return *at, nil
+}

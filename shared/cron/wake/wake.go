@@ -22,6 +22,7 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -50,6 +51,16 @@ type Waker interface {
 type Switch interface {
 	Waker
 	Sleep(ctx context.Context, job string) error
+}
+
+// Timer is a Switch that can also run a job once at a given time while
+// its schedule stays off: what a run uses when the only work left is due
+// far in the future (a webhook retry in hours), so the database can pause
+// until then. In AWS a one-time EventBridge Scheduler schedule; locally a
+// timer of the in-process scheduler.
+type Timer interface {
+	Switch
+	WakeAt(ctx context.Context, job string, at time.Time) error
 }
 
 type ctxKey struct{}
