@@ -87,5 +87,5 @@ func (m cpuMeter) perOp(n int, run func()) (selfUS, pgUS float64) {
 	s0, p0 := m.read()
 	run()
 	s1, p1 := m.read()
-	return float64((s1-s0).Microseconds()) / float64(n), float64((p1-p0).Microseconds()) / float64(n)
+	return float64((s1 - s0).Microseconds()) / float64(n), float64((p1 - p0).Microseconds()) / float64(n)
 }

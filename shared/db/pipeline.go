@@ -55,9 +55,11 @@ func onConnLost(ctx context.Context, p *pgxpool.Pool, op string, err error) {
 }
 
 // ReadPipeline runs the statements queued on b as one read-only
-// transaction scoped to workspace ws in ONE round trip: BEGIN READ ONLY,
-// set_config('app.workspace_id', ws, true), b's statements and COMMIT go to
-// the server as a single pipelined batch, and the callbacks registered on
+// transaction scoped to workspace ws in ONE round trip: a statement that
+// makes the transaction read-only and sets app.workspace_id to ws (both
+// transaction-local), then b's statements, go to the server as a single
+// pipelined batch — one implicit transaction, committed by the batch's
+// Sync, so no BEGIN or COMMIT statement is spent —, and the callbacks registered on
 // b's queued queries (QueryRow, Query, Exec) run as the results arrive. An
 // error returned by a callback is returned; being read-only, nothing needs
 // undoing. ws may be empty (no workspace: tenant tables read empty).
@@ -79,13 +81,13 @@ func readPipeline(ctx context.Context, p *pgxpool.Pool, ws string, b *pgx.Batch)
 		return fmt.Errorf("db: acquire: %w", err)
 	}
 	defer c.Release()
-	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+3)}
-	full.Queue("BEGIN READ ONLY")
-	if ws != "" {
-		full.Queue(`SELECT set_config('app.workspace_id', $1, true)`, ws)
-	}
+	full := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+1)}
+	// No BEGIN and COMMIT statements: a pipelined batch up to its one Sync
+	// is already one (implicit) transaction, which the Sync commits and an
+	// error rolls back. The first statement makes it read-only (switching
+	// to read-only is allowed at any point of a transaction) and scopes it.
+	full.Queue(`SELECT set_config('transaction_read_only', 'on', true), set_config('app.workspace_id', $1, true)`, ws)
 	full.QueuedQueries = appendFresh(full.QueuedQueries, b.QueuedQueries)
-	full.Queue("COMMIT")
 	err = c.SendBatch(ctx, full).Close()
 	if err != nil && !c.Conn().IsClosed() && c.Conn().PgConn().TxStatus() != 'I' {
 		// A callback refused a row, or a statement failed and the server
