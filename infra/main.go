@@ -78,8 +78,15 @@ func run() error {
 	if region == "" {
 		region = os.Getenv("CDK_DEFAULT_REGION")
 	}
-	if ctx("vpcId") != "" {
-		// Vpc.fromLookup needs a concrete environment (and credentials).
+	isolated := false
+	if v := ctx("isolatedWorker"); v != "" {
+		if isolated, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("context isolatedWorker: %q is not true or false", v)
+		}
+	}
+	if ctx("vpcId") != "" || isolated {
+		// Vpc.fromLookup and PrefixList.fromLookup need a concrete
+		// environment (and credentials).
 		env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 	} else if ctx("region") != "" {
 		// Region only: the stack stays account-agnostic, so no AZ lookup.
@@ -142,6 +149,7 @@ func run() error {
 		WorkerImageDigest:       ctx("workerImageDigest"),
 		WorkerImageRepository:   ctx("workerImageRepository"),
 		CorsOrigins:             origins,
+		IsolatedWorker:          isolated,
 	}
 	if err := props.Validate(); err != nil {
 		return fmt.Errorf("refusing to synth:\n%w", err)

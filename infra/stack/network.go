@@ -16,8 +16,13 @@ type network struct {
 	isolated *awsec2.SubnetSelection
 	// lambdaSG is every Lambda's security group.
 	lambdaSG awsec2.SecurityGroup
-	// workerSG is the Fargate worker's: egress TCP 443 only, no ingress.
+	// workerSG is the Fargate worker's: egress TCP 443 only, no ingress;
+	// with IsolatedWorker only to S3 (the gateway endpoint's prefix list)
+	// and the interface endpoints.
 	workerSG awsec2.SecurityGroup
+	// endpointSG is the interface endpoints' (IsolatedWorker): HTTPS in
+	// from the worker only.
+	endpointSG awsec2.SecurityGroup
 	// natInstance is the NAT instance provider (nil with NAT gateways or
 	// an existing VPC).
 	natInstance awsec2.NatInstanceProviderV2
@@ -108,6 +113,53 @@ func newNetwork(st awscdk.Stack, p Props) *network {
 		Description:      jsii.String("Framebroker encode worker: HTTPS out only (presigned S3 URLs, image pull)"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	n.workerSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS only"), jsii.Bool(false))
+	if p.IsolatedWorker {
+		n.isolateWorker(st)
+	} else {
+		// The task's image pull (ECR) and log driver (CloudWatch Logs) go
+		// through the NAT to public AWS addresses, which no prefix list
+		// names: HTTPS to anywhere (README "Worker egress").
+		n.workerSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS only"), jsii.Bool(false))
+	}
 	return n
+}
+
+// WorkerEndpoints are the interface endpoints IsolatedWorker adds: what a
+// Fargate task needs besides S3 (image pull: ECR API and registry, whose
+// layers come from S3; the awslogs driver: CloudWatch Logs).
+var WorkerEndpoints = []string{"ecr.api", "ecr.dkr", "logs"}
+
+// isolateWorker limits the worker's egress to what it needs: HTTPS to S3
+// through the gateway endpoint (its AWS-managed prefix list, looked up at
+// synth) and to interface endpoints for ECR and CloudWatch Logs with
+// private DNS, in every private subnet. The task then has no route to
+// anything else even if ffmpeg is subverted by hostile media: no
+// exfiltration to an outside host, no command channel.
+func (n *network) isolateWorker(st awscdk.Stack) {
+	n.endpointSG = awsec2.NewSecurityGroup(st, jsii.String("EndpointSG"), &awsec2.SecurityGroupProps{
+		Vpc:              n.vpc,
+		Description:      jsii.String("Framebroker worker's interface endpoints (ECR, CloudWatch Logs): HTTPS from the worker only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	services := map[string]awsec2.IInterfaceVpcEndpointService{
+		"ecr.api": awsec2.InterfaceVpcEndpointAwsService_ECR(),
+		"ecr.dkr": awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER(),
+		"logs":    awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS(),
+	}
+	for _, name := range WorkerEndpoints {
+		n.vpc.AddInterfaceEndpoint(jsii.String("Endpoint-"+name), &awsec2.InterfaceVpcEndpointOptions{
+			Service:           services[name],
+			Subnets:           n.private,
+			SecurityGroups:    &[]awsec2.ISecurityGroup{n.endpointSG},
+			PrivateDnsEnabled: jsii.Bool(true),
+			Open:              jsii.Bool(false), // not the whole VPC: the worker only
+		})
+	}
+	n.endpointSG.AddIngressRule(n.workerSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from the worker"), jsii.Bool(false))
+	n.workerSG.AddEgressRule(n.endpointSG, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to ECR and Logs endpoints"), jsii.Bool(false))
+	s3 := awsec2.PrefixList_FromLookup(st, jsii.String("S3PrefixList"), &awsec2.PrefixListLookupOptions{
+		PrefixListName: jsii.String("com.amazonaws." + *st.Region() + ".s3"),
+	})
+	n.workerSG.AddEgressRule(awsec2.Peer_PrefixList(s3.PrefixListId()), awsec2.Port_Tcp(jsii.Number(443)),
+		jsii.String("HTTPS to S3 (gateway endpoint)"), jsii.Bool(false))
 }

@@ -102,6 +102,13 @@ type Props struct {
 	Environment map[string]string
 	// AlarmEmail subscribes an address to the alarm topic.
 	AlarmEmail string
+	// IsolatedWorker limits the Fargate worker's egress to S3 (the gateway
+	// endpoint's prefix list) and interface endpoints for ECR and CloudWatch
+	// Logs that the stack adds (three endpoints × the private subnets' AZs,
+	// billed by the hour: README "Worker egress"). Off: HTTPS to anywhere.
+	// Needs a concrete account and region (the prefix list is looked up at
+	// synth) and a new VPC.
+	IsolatedWorker bool
 	// CorsOrigins are the browser origins allowed to PUT and GET media
 	// with presigned URLs (https://app.example.com); none: no CORS rule,
 	// so browsers cannot upload cross-origin (the CLI and servers can).
@@ -156,6 +163,15 @@ func (p Props) Validate() error {
 	}
 	if p.WorkerImageRepository != "" && p.WorkerImageDigest == "" {
 		bad("workerImageRepository needs workerImageDigest (the image to run from it)")
+	}
+	if p.IsolatedWorker {
+		if p.VpcID != "" {
+			bad("isolatedWorker adds ECR and CloudWatch Logs interface endpoints with private DNS to a new VPC; with vpcId the VPC may already have them (a second one fails the deploy): add them to your VPC and leave isolatedWorker off")
+		}
+		if e := p.StackProps.Env; e == nil || e.Account == nil || e.Region == nil || *e.Account == "" || *e.Region == "" ||
+			strings.HasPrefix(*e.Account, "${Token") || strings.HasPrefix(*e.Region, "${Token") {
+			bad("isolatedWorker needs the stack's account and region (credentials in use, or -c account=… -c region=…): S3's prefix list is looked up at synth")
+		}
 	}
 	for _, o := range p.CorsOrigins {
 		u, err := url.Parse(o)

@@ -94,7 +94,7 @@ func synth(t *testing.T, variant string, set func(*Props)) *fixture {
 	lambdaDir := assets(t, fns)
 	p := Props{
 		Table: table, Functions: fns, Schedule: cron.Schedule,
-		LambdaAssets: lambdaDir,
+		LambdaAssets:  lambdaDir,
 		WorkerContext: "../..", WorkerDockerfile: "ffmpeg-layer/Dockerfile",
 		MigrationsDir: "../../shared/db/migrations",
 	}
