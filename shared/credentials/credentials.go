@@ -69,6 +69,44 @@ func (i *Issuer) Root(ctx context.Context) (c2pa.CA, error) {
 	if err != nil {
 		return c2pa.CA{}, fmt.Errorf("credentials: %w", err)
 	}
+	return i.rootFor(s)
+}
+
+// Roots are every root whose certificate is valid now, the current one
+// first, then those over retired keys, newest first: certificates issued
+// before a keyring rotation chain to them, so they stay published. A
+// provider that keeps no retired private keys (not a
+// keyring.SignerHistory) yields the current root only.
+func (i *Issuer) Roots(ctx context.Context) ([]c2pa.CA, error) {
+	cur, err := i.Root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []c2pa.CA{cur}
+	h, ok := i.Keys.(keyring.SignerHistory)
+	if !ok {
+		return out, nil
+	}
+	signers, err := h.Signers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	now := i.now()
+	for k := len(signers) - 1; k >= 0; k-- {
+		ca, err := i.rootFor(signers[k])
+		if err != nil {
+			return nil, err
+		}
+		if ca.Cert.Equal(cur.Cert) || now.Before(ca.Cert.NotBefore) || now.After(ca.Cert.NotAfter) {
+			continue
+		}
+		out = append(out, ca)
+	}
+	return out, nil
+}
+
+// rootFor is the (cached) root over Ed25519 key s.
+func (i *Issuer) rootFor(s keyring.Signer) (c2pa.CA, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if ca, ok := i.root[s.ID]; ok {

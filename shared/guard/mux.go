@@ -212,13 +212,16 @@ type Route struct {
 	// success status (0: 200). ReplyType is the media type of a reply that
 	// is not JSON (text/html for pages, application/jsonl for exports).
 	// Query names the query parameters the route reads ("limit" and
-	// "cursor" are the pagination pair).
-	Summary   string
-	Request   any
-	Reply     any
-	Status    int
-	ReplyType string
-	Query     []string
+	// "cursor" are the pagination pair). RequestTypes are the media types
+	// of a request body that is not JSON (a raw file, e.g. video/mp4),
+	// documented as binary; Request is then nil.
+	Summary      string
+	Request      any
+	RequestTypes []string
+	Reply        any
+	Status       int
+	ReplyType    string
+	Query        []string
 	// SeeOther routes answer a browser (Accept: text/html) with 303 to a
 	// page of the web app instead of the JSON reply.
 	SeeOther bool

@@ -197,6 +197,23 @@ func (d *Dir) HMAC(ctx context.Context, id string) (string, []byte, error) {
 	return f.hmac(id)
 }
 
+// Signers implements SignerHistory.
+func (d *Dir) Signers(ctx context.Context) ([]Signer, error) {
+	f, err := d.load()
+	if err != nil {
+		return nil, err
+	}
+	return f.signers(), nil
+}
+
+func (f dirFile) signers() []Signer {
+	out := make([]Signer, 0, len(f.Ed25519))
+	for _, k := range f.Ed25519 {
+		out = append(out, Signer{ID: k.ID, Key: ed25519.NewKeyFromSeed(k.Seed)})
+	}
+	return out
+}
+
 func (f dirFile) signer() Signer {
 	k := f.Ed25519[len(f.Ed25519)-1]
 	return Signer{ID: k.ID, Key: ed25519.NewKeyFromSeed(k.Seed)}

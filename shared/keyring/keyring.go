@@ -121,5 +121,14 @@ type Provider interface {
 	HMAC(ctx context.Context, id string) (keyID string, secret []byte, err error)
 }
 
+// SignerHistory is implemented by providers that still hold the private
+// halves of retired Ed25519 keys (Dir, Static): Signers lists every key,
+// oldest first, the current one last. Content Credentials roots are
+// self-signed over these keys, and this is how the roots of earlier keys
+// stay published after a rotation.
+type SignerHistory interface {
+	Signers(ctx context.Context) ([]Signer, error)
+}
+
 // ErrUnknownKey is returned for a key id the provider does not hold.
 var ErrUnknownKey = errors.New("keyring: unknown key")

@@ -61,5 +61,8 @@ func (s *Static) Signer(context.Context) (Signer, error) { return s.f.signer(), 
 // PublicKeys implements Provider.
 func (s *Static) PublicKeys(context.Context) (Set, error) { return s.f.publicKeys(), nil }
 
+// Signers implements SignerHistory.
+func (s *Static) Signers(context.Context) ([]Signer, error) { return s.f.signers(), nil }
+
 // HMAC implements Provider.
 func (s *Static) HMAC(_ context.Context, id string) (string, []byte, error) { return s.f.hmac(id) }

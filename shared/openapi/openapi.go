@@ -191,10 +191,18 @@ func (g *gen) operation(rt guard.Route) (map[string]any, error) {
 		desc += " A workspace the caller is not a member of, and any resource of another workspace, is answered 404 exactly like a missing one."
 	}
 	op["description"] = desc
-	if rt.Request != nil {
+	switch {
+	case rt.Request != nil:
 		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 			"application/json": map[string]any{"schema": g.schema(typeOf(rt.Request))},
 		}}
+	case len(rt.RequestTypes) > 0:
+		content := map[string]any{}
+		for _, t := range rt.RequestTypes {
+			content[t] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+		}
+		op["requestBody"] = map[string]any{"required": true, "content": content,
+			"description": "The file itself as the raw request body (not JSON, not multipart)."}
 	}
 	if rt.Reply == nil && rt.ReplyType == "" && rt.SuccessStatus() != http.StatusNoContent {
 		// Not described yet (app's TestEveryRouteIsTyped names it): the

@@ -30,6 +30,8 @@ func table() []guard.Route {
 		{Method: "GET", Pattern: "/v1/things/{id}", Policy: guard.Public(), Handler: h, Function: "f", Reply: thing{}},
 		{Method: "DELETE", Pattern: "/v1/things/{id}", Policy: guard.Authenticated(), Handler: h, Function: "f", Status: http.StatusNoContent},
 		{Method: "GET", Pattern: "/v1/untyped", Policy: guard.Public(), Handler: h, Function: "f"},
+		{Method: "POST", Pattern: "/v1/raw", Policy: guard.Public(), Handler: h, Function: "f", Reply: thing{},
+			RequestTypes: []string{"video/mp4", "image/jpeg"}},
 	}
 }
 
@@ -70,6 +72,8 @@ func TestValidatorCatchesDrift(t *testing.T) {
 		{"unknown path answered 200", "GET", "/nowhere", "", 200, jsonH, `{}`, "no documented route"},
 		{"untyped route: body not checked", "GET", "/v1/untyped", "", 200, jsonH, `{"anything":1}`, ""},
 		{"untyped route: status still checked", "GET", "/v1/untyped", "", 201, jsonH, `{}`, "answered 201"},
+		{"raw request body: not JSON, fine", "POST", "/v1/raw", "\x00\x00\x00\x18ftypisom", 200, jsonH, good, ""},
+		{"raw request body: reply still checked", "POST", "/v1/raw", "\xff\xd8", 200, jsonH, `{"id":1}`, "$.id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.reqBody))
@@ -101,6 +105,16 @@ func TestDocumentShape(t *testing.T) {
 	}
 	if sec := paths["/v1/things/{id}"]["get"].(map[string]any)["security"].([]any); len(sec) != 0 {
 		t.Errorf("public route demands security: %v", sec)
+	}
+	raw, _ := paths["/v1/raw"]["post"].(map[string]any)["requestBody"].(map[string]any)
+	content, _ := raw["content"].(map[string]any)
+	for _, mt := range []string{"video/mp4", "image/jpeg"} {
+		if s, _ := content[mt].(map[string]any)["schema"].(map[string]any); s["format"] != "binary" {
+			t.Errorf("POST /v1/raw: request body %s not documented as binary: %v", mt, raw)
+		}
+	}
+	if _, ok := content["application/json"]; ok {
+		t.Errorf("raw request documented as JSON: %v", raw)
 	}
 	if _, ok := doc["webhooks"].(map[string]any)["thing.made"]; !ok {
 		t.Error("webhook event missing")

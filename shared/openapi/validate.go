@@ -120,9 +120,12 @@ func (v *Validator) Check(x Exchange) []string {
 		fail("%d reply has a body, none documented", x.Status)
 	}
 	if rb, ok := op["requestBody"].(map[string]any); ok && x.Status < 300 {
-		s := rb["content"].(map[string]any)["application/json"].(map[string]any)["schema"]
-		for _, e := range v.value(s, x.RequestBody) {
-			fail("request: %s", e)
+		// A JSON body is checked against its schema; a raw (binary) body
+		// has no schema to check.
+		if media, ok := rb["content"].(map[string]any)["application/json"].(map[string]any); ok {
+			for _, e := range v.value(media["schema"], x.RequestBody) {
+				fail("request: %s", e)
+			}
 		}
 	}
 	return errs

@@ -49,17 +49,20 @@ func (s *Service) verifyCredentials(w http.ResponseWriter, r *http.Request, _ *g
 	return nil
 }
 
-// credentialsRoot serves GET /v1/provenance/credentials/root.pem: the
-// current Content Credentials root certificate, for a C2PA reader's trust
-// anchors (certificates issued under earlier keys verify against GET
-// /v1/provenance/keys; see credentials.IssuedBy).
+// credentialsRoot serves GET /v1/provenance/credentials/root.pem: every
+// Content Credentials root certificate still valid, as a PEM bundle for a
+// C2PA reader's trust anchors — the current root first, then the roots over
+// keys retired by a keyring rotation (outputs signed before it chain to
+// them; see credentials.Issuer.Roots and credentials.IssuedBy).
 func (s *Service) credentialsRoot(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
-	ca, err := (&credentials.Issuer{Keys: s.keys}).Root(r.Context())
+	roots, err := (&credentials.Issuer{Keys: s.keys}).Roots(r.Context())
 	if err != nil {
 		return problem.Wrap("provenance.CredentialsRoot", problem.Internal, err)
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(ca.PEM())
+	for _, ca := range roots {
+		_, _ = w.Write(ca.PEM())
+	}
 	return nil
 }

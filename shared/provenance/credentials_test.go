@@ -16,8 +16,10 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/c2pa"
+	"github.com/framebroker/framebroker/shared/c2pa/c2patest"
 	"github.com/framebroker/framebroker/shared/credentials"
 	"github.com/framebroker/framebroker/shared/id"
+	"github.com/framebroker/framebroker/shared/keyring"
 )
 
 // jpeg makes a small real JPEG.
@@ -108,5 +110,81 @@ func TestVerifyCredentialsRoute(t *testing.T) {
 	leaf, _ := x509.ParseCertificate(signer.Chain[0])
 	if err := leaf.CheckSignatureFrom(root.Cert); err != nil {
 		t.Fatalf("the workspace certificate is not issued by the served root: %v", err)
+	}
+}
+
+// TestCredentialsRootsAfterRotation: after a keyring rotation root.pem
+// serves the new root first and the root over the retired key after it, so
+// a file signed before the rotation is still Trusted by the reference
+// reader with the served bundle as its anchors (and by Framebroker's
+// verifier with it as roots), as is a file signed after it.
+func TestCredentialsRootsAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(keyring.EnvDir, dir)
+	e := apptest.New(t)
+	ctx := context.Background()
+	ws := id.New[id.WorkspaceID]()
+	src := jpeg(t)
+	served := func() []*x509.Certificate {
+		t.Helper()
+		body := e.Must(200, "GET", "/v1/provenance/credentials/root.pem", "", nil).Body
+		var out []*x509.Certificate
+		for {
+			var blk *pem.Block
+			if blk, body = pem.Decode(body); blk == nil {
+				break
+			}
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	before, err := (&credentials.Issuer{Keys: e.App.Keys}).Signer(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRoots := served()
+	if len(oldRoots) != 1 {
+		t.Fatalf("before any rotation: %d roots served", len(oldRoots))
+	}
+	oldFile := seal(t, src, before)
+
+	if err := keyring.NewDir(dir).Rotate(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := (&credentials.Issuer{Keys: e.App.Keys}).Signer(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newFile := seal(t, src, after)
+	roots := served()
+	cur, err := (&credentials.Issuer{Keys: e.App.Keys}).Root(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roots) != 2 || !roots[0].Equal(cur.Cert) || !roots[1].Equal(oldRoots[0]) || roots[0].Equal(roots[1]) {
+		t.Fatalf("after a rotation: %d roots; want the new root then the old one", len(roots))
+	}
+	var bundle []byte
+	pool := x509.NewCertPool()
+	for _, c := range roots {
+		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		pool.AddCert(c)
+	}
+	onlyNew := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: roots[0].Raw})
+	for name, f := range map[string][]byte{"signed before the rotation": oldFile, "signed after it": newFile} {
+		if ref := c2patest.Read(t, "image/jpeg", f, bundle); ref.ValidationState != "Trusted" {
+			t.Errorf("%s: the reference reader with the served roots: %q %v", name, ref.ValidationState, ref.Failures())
+		}
+		if rep, err := c2pa.Verify(bytes.NewReader(f), int64(len(f)), c2pa.VerifyOptions{Roots: pool}); err != nil || !rep.Trusted {
+			t.Errorf("%s: Framebroker's verifier with the served roots: %v %+v", name, err, rep.Checks)
+		}
+	}
+	// Without the old root the old file is not trusted: the bundle matters.
+	if ref := c2patest.Read(t, "image/jpeg", oldFile, onlyNew); ref.ValidationState == "Trusted" {
+		t.Error("the pre-rotation file is trusted by the new root alone: the test proves nothing")
 	}
 }

@@ -62,9 +62,10 @@ func (s *Service) Routes() []guard.Route {
 		{Method: "POST", Pattern: "/v1/provenance/verify", Policy: guard.Public(), Handler: s.verify, Function: Function,
 			Summary: "Verify a signed manifest envelope (any body: a malformed one fails the named checks)", Request: json.RawMessage{}, Reply: Result{}},
 		{Method: "POST", Pattern: "/v1/provenance/credentials/verify", Policy: guard.Public(), Handler: s.verifyCredentials, Function: Function,
-			Summary: "Check the Content Credentials (C2PA) embedded in an MP4 or JPEG sent as the raw body (at most 6 MiB)", Reply: c2pa.Report{}},
+			Summary: "Check the Content Credentials (C2PA) embedded in an MP4 or JPEG sent as the raw body (at most 6 MiB)", Reply: c2pa.Report{},
+			RequestTypes: []string{"video/mp4", "image/jpeg", "application/octet-stream"}},
 		{Method: "GET", Pattern: "/v1/provenance/credentials/root.pem", Policy: guard.Public(), Handler: s.credentialsRoot, Function: Function,
-			Summary: "The Content Credentials root certificate (PEM), a C2PA trust anchor", ReplyType: "application/x-pem-file"},
+			Summary: "The Content Credentials root certificates still valid (PEM bundle, current first, then those of retired keys): C2PA trust anchors", ReplyType: "application/x-pem-file"},
 		{Method: "GET", Pattern: "/v1/provenance/{release}", Policy: guard.Public(), Handler: s.get, Function: Function,
 			Summary: "A published release's signed manifest envelope", Reply: Envelope{}},
 	}
