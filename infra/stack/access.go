@@ -79,6 +79,7 @@ const (
 	wakeMail      = cron.MailOutbox
 	wakeAssets    = cron.AssetVerify
 	wakeReconcile = cron.JobReconcile
+	wakeLedger    = cron.LedgerFull
 )
 
 // S3 actions the functions use.
@@ -134,8 +135,9 @@ var FunctionAccess = map[string]Access{
 	"webhooks": {Secrets: []Secret{SecretAppDatabase, SecretOperator}, Wakes: []string{wakeWebhooks}},
 	// Stripe checkout and Stripe's webhook.
 	"checkout": {Secrets: []Secret{SecretAppDatabase, SecretOperator}},
-	// Signed ledger exports and verification.
-	"ledger": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
+	// Signed ledger exports and verification; a full verification that
+	// does not finish within its request is handed to the ledger-full job.
+	"ledger": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}, Wakes: []string{wakeLedger}},
 	// Published public keys and manifests.
 	"provenance": {Secrets: []Secret{SecretAppDatabase, SecretKeyring}},
 	// Publishing (signs manifests); release events go to webhooks.
@@ -147,7 +149,7 @@ var FunctionAccess = map[string]Access{
 	// safety sweep wakes any due-only job with pending work.
 	cron.Function: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},
 		Executions: []string{"states:StartExecution", "states:StopExecution"},
-		Wakes:      []string{wakeWebhooks, wakeMail, wakeAssets, wakeReconcile}, Settles: true},
+		Wakes:      []string{wakeWebhooks, wakeMail, wakeAssets, wakeReconcile, wakeLedger}, Settles: true},
 	// Workspace purge: removes every object and version under the
 	// workspace's prefix, signs the tombstone.
 	PurgeFunction: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},

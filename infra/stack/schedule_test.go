@@ -108,7 +108,7 @@ func TestDueOnlyRulesStartDisabled(t *testing.T) {
 	fx := defaultStack(t)
 	prefix := CronRulePrefix(fx.stack.Stack)
 	due := cron.DueOnlyJobs(cron.Schedule)
-	if len(due) != 4 {
+	if len(due) != 5 { // webhook-retries, job-reconcile, mail-outbox, asset-verify, ledger-full
 		t.Fatalf("due-only jobs %v", due)
 	}
 	seen := map[string]bool{}
@@ -144,7 +144,7 @@ func TestDueOnlyRulesStartDisabled(t *testing.T) {
 			t.Errorf("%s: %s = %v (set %v, wakes %v)", name, cronrules.EnvRulePrefix, v, set, FunctionAccess[name].Wakes)
 		}
 	}
-	if len(FunctionAccess["ledger"].Wakes)+len(FunctionAccess["health"].Wakes)+len(FunctionAccess[AuthorizerFunction].Wakes) != 0 ||
+	if len(FunctionAccess["provenance"].Wakes)+len(FunctionAccess["health"].Wakes)+len(FunctionAccess[AuthorizerFunction].Wakes) != 0 ||
 		!FunctionAccess[cron.Function].Settles {
 		t.Error("FunctionAccess: only functions that commit due work wake; the cron function settles")
 	}

@@ -51,6 +51,7 @@ func (a *App) newWebhooks(cfg config.Config) error {
 // cronRoutes is the /internal/cron/{name} route with the jobs of
 // cron.Schedule.
 func (a *App) cronRoutes(cfg config.Config) []guard.Route {
+	fullLedger := ledger.NewService(a.Pool, a.Keys)
 	jobs := map[string]cron.JobFunc{
 		cron.WebhookRetries: func(ctx context.Context) (any, error) {
 			n, err := a.Webhooks.NewDispatcher().RunOnce(ctx)
@@ -70,6 +71,9 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 		cron.AssetSweep: func(ctx context.Context) (any, error) {
 			return a.Assets.Sweep(ctx)
 		},
+		cron.LedgerFull: func(ctx context.Context) (any, error) {
+			return fullLedger.RunRequestedFull(ctx)
+		},
 	}
 	// The due-only jobs' pending checks (cron.Entry.DueOnly): a run that
 	// leaves nothing pending switches its schedule off.
@@ -78,6 +82,7 @@ func (a *App) cronRoutes(cfg config.Config) []guard.Route {
 		cron.MailOutbox:     a.Mail.Pending,
 		cron.AssetVerify:    a.Assets.VerifyPending,
 		cron.JobReconcile:   a.reconcilePending,
+		cron.LedgerFull:     fullLedger.FullPending,
 	}
 	// Retries can be due hours ahead: with a wake.Timer the schedule is off
 	// until the earliest one.

@@ -45,6 +45,9 @@ const (
 	// owns and aborts abandoned multipart uploads.
 	AssetVerify = wake.AssetVerify
 	AssetSweep  = "asset-sweep"
+	// LedgerFull runs the full ledger verifications requested through
+	// the API that did not finish within their request.
+	LedgerFull = wake.LedgerFull
 )
 
 // Entry is one row of the schedule.
@@ -96,6 +99,7 @@ var Schedule = []Entry{
 	{Name: JobReconcile, Rate: 5 * time.Minute, DueOnly: true},
 	{Name: MailOutbox, Rate: time.Minute, DueOnly: true},
 	{Name: AssetVerify, Rate: time.Minute, DueOnly: true},
+	{Name: LedgerFull, Rate: time.Minute, DueOnly: true},
 	{Name: AssetSweep, Rate: 24 * time.Hour}, // daily: an hourly run would keep a paused Aurora awake
 }
 

@@ -248,7 +248,7 @@ func TestSettleRaceOrder(t *testing.T) {
 // TestScheduleExpressions are what the CDK app hands EventBridge.
 func TestScheduleExpressions(t *testing.T) {
 	want := map[string]string{"webhook-retries": "rate(1 minute)", "retention": "rate(1 day)", "workspace-purge": "rate(1 day)", "job-reconcile": "rate(5 minutes)", "mail-outbox": "rate(1 minute)",
-		"asset-verify": "rate(1 minute)", "asset-sweep": "rate(1 day)"}
+		"asset-verify": "rate(1 minute)", "asset-sweep": "rate(1 day)", "ledger-full": "rate(1 minute)"}
 	for _, e := range cron.Schedule {
 		if e.Expression() != want[e.Name] {
 			t.Errorf("%s: %s, want %s", e.Name, e.Expression(), want[e.Name])

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
 	"github.com/framebroker/framebroker/shared/guard"
@@ -34,6 +35,13 @@ func (u oneUser) Authenticate(_ context.Context, tok string) (guard.Principal, e
 // member) and returns a function calling GET …/ledger/verify with query q.
 func verifyAPI(t testing.TB, d *dbtest.DB, ws id.WorkspaceID, keys keyring.Provider) func(q string) (int, ledger.VerifyReply) {
 	t.Helper()
+	return verifyAPIWaking(t, d, ws, keys, nil)
+}
+
+// verifyAPIWaking is verifyAPI whose requests carry w as their Waker (as
+// the app's handler puts it in every request's context).
+func verifyAPIWaking(t testing.TB, d *dbtest.DB, ws id.WorkspaceID, keys keyring.Provider, w wake.Waker) func(q string) (int, ledger.VerifyReply) {
+	t.Helper()
 	ctx := context.Background()
 	var u id.UserID
 	if err := d.Owner.QueryRow(ctx, `SELECT created_by FROM workspaces WHERE id = $1`, ws).Scan(&u); err != nil {
@@ -46,7 +54,9 @@ func verifyAPI(t testing.TB, d *dbtest.DB, ws id.WorkspaceID, keys keyring.Provi
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(rw, r.WithContext(wake.With(r.Context(), w)))
+	}))
 	t.Cleanup(srv.Close)
 	return func(q string) (int, ledger.VerifyReply) {
 		t.Helper()
@@ -113,43 +123,91 @@ func TestVerifyIncremental(t *testing.T) {
 }
 
 // TestVerifyFullInBackground: a full verification that does not finish
-// within its budget answers 202 and records its result when it ends.
+// within its budget answers 202 without leaving work running behind the
+// reply (a Lambda is frozen after it answers): the request is recorded,
+// the ledger-full job is woken after that commit, and the job's run
+// records the outcome that later replies show as last_full.
 func TestVerifyFullInBackground(t *testing.T) {
+	ctx := context.Background()
 	d := dbtest.New(t)
 	ws := newWorkspace(t, d)
 	keys := keyring.NewDir(t.TempDir())
-	verify := verifyAPI(t, d, ws, keys)
+	rec := &wakes{}
+	verify := verifyAPIWaking(t, d, ws, keys, rec)
 	appendN(t, d.App, ws, 30)
 	old := ledger.FullBudget
 	ledger.FullBudget = 0
 	t.Cleanup(func() { ledger.FullBudget = old })
+	svc := ledger.NewService(d.App, keys)
+
+	if p, err := svc.FullPending(ctx); err != nil || p {
+		t.Fatalf("pending before any request: %v %v", p, err)
+	}
 	st, r := verify("?full=true")
-	switch st {
-	case 200: // finished first: the race is allowed, the result is the same
-		if !r.Valid || r.Count != 30 {
-			t.Fatalf("full: %+v %+v", r, r.BrokenAt)
-		}
-	case 202:
-		if r.Status != "running" {
-			t.Fatalf("202 without status running: %+v", r)
-		}
-	default:
-		t.Fatalf("status %d %+v", st, r)
+	if st != 202 || r.Status != "running" || r.LastFull != nil {
+		t.Fatalf("over budget: want 202 running, got %d %+v", st, r)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, r = verify("")
-		if r.LastFull != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the background full verification recorded nothing within 30 s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if got := rec.list(); len(got) != 1 || got[0] != wake.LedgerFull {
+		t.Fatalf("wakes after the request: %v, want [%s]", got, wake.LedgerFull)
 	}
-	if !r.LastFull.Valid || r.LastFull.Report.Count != 30 {
-		t.Fatalf("last_full: %+v %+v", r.LastFull, r.LastFull.Report)
+	// Asked twice before the job runs: still one pending verification.
+	if st, _ = verify("?full=true"); st != 202 {
+		t.Fatalf("second request: %d", st)
 	}
+	if p, err := svc.FullPending(ctx); err != nil || !p {
+		t.Fatalf("pending after the request: %v %v", p, err)
+	}
+	if _, r = verify(""); r.LastFull != nil {
+		t.Fatalf("last_full before the job ran: %+v", r.LastFull)
+	}
+
+	run, err := svc.RunRequestedFull(ctx)
+	if err != nil || run.Verified != 1 || run.Failed != 0 {
+		t.Fatalf("job run: %+v %v", run, err)
+	}
+	if p, err := svc.FullPending(ctx); err != nil || p {
+		t.Fatalf("pending after the job ran: %v %v", p, err)
+	}
+	_, r = verify("")
+	if r.LastFull == nil || !r.LastFull.Valid || r.LastFull.Report.Count != 30 {
+		t.Fatalf("last_full after the job: %+v", r.LastFull)
+	}
+	// A second run finds nothing to do.
+	if run, err = svc.RunRequestedFull(ctx); err != nil || run.Verified != 0 {
+		t.Fatalf("idle run: %+v %v", run, err)
+	}
+
+	// A break the job finds is recorded like one a request finds.
+	tamper(t, d, ws, 12, `body = convert_to(replace(convert_from(body, 'UTF8'), '"note"', $3), 'UTF8')`, `"nope"`)
+	if st, _ = verify("?full=true"); st != 202 {
+		t.Fatalf("request after tampering: %d", st)
+	}
+	if run, err = svc.RunRequestedFull(ctx); err != nil || run.Verified != 1 {
+		t.Fatalf("job run after tampering: %+v %v", run, err)
+	}
+	_, r = verify("")
+	if r.LastFull == nil || r.LastFull.Valid || r.LastFull.Report.BrokenAt == nil || r.LastFull.Report.BrokenAt.Seq != 12 {
+		t.Fatalf("last_full after a broken chain: %+v", r.LastFull)
+	}
+}
+
+// wakes records the jobs a request woke.
+type wakes struct {
+	mu   sync.Mutex
+	jobs []string
+}
+
+func (w *wakes) Wake(_ context.Context, job string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.jobs = append(w.jobs, job)
+	return nil
+}
+
+func (w *wakes) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.jobs...)
 }
 
 // TestVerifyOnlineMatchesOffline: on a chain long enough to be read in

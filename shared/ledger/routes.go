@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/framebroker/framebroker/shared/cron/wake"
 	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
@@ -252,8 +253,8 @@ func (s *Service) export(w http.ResponseWriter, r *http.Request, a *guard.Access
 }
 
 // FullBudget is how long GET …/ledger/verify?full=true verifies in the
-// request before it answers 202 and lets the verification finish in the
-// background (API Gateway gives a request 29 s).
+// request before it answers 202 and hands the verification to the
+// ledger-full cron job (API Gateway gives a request 29 s).
 var FullBudget = 20 * time.Second
 
 // VerifyReply is the answer of GET …/ledger/verify: the report of this
@@ -286,8 +287,9 @@ type FullResult struct {
 // it: its cost is the events since the last verification, not the ledger's
 // size. ?full=true re-verifies from the first event, also comparing each
 // event's columns with its hashed bytes; if that takes longer than
-// FullBudget the reply is 202 {"status":"running"} and the result is
-// recorded when it ends (shown as last_full by later calls).
+// FullBudget the reply is 202 {"status":"running"}, the ledger-full cron
+// job finishes it and records the result (shown as last_full by later
+// calls).
 func (s *Service) verify(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "ledger.Verify"
 	ctx := r.Context()
@@ -309,29 +311,94 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, a *guard.Access
 		httpx.JSON(w, http.StatusOK, out)
 		return nil
 	}
-	done := make(chan struct{})
-	var out VerifyReply
-	var ferr error
-	go func() {
-		defer close(done)
-		// Detached: a full run that outlives the request still finishes
-		// and records its result.
-		bg := context.WithoutCancel(ctx)
-		out, ferr = s.runVerify(bg, a.Workspace, keys, 0, true)
-		if ferr != nil {
-			slog.ErrorContext(bg, "ledger: full verification failed", "workspace", a.Workspace.String(), "err", ferr)
-		}
-	}()
-	select {
-	case <-done:
-		if ferr != nil {
-			return problem.Wrap(op, problem.Internal, ferr)
-		}
+	// A full run gets FullBudget inside the request. One that cannot
+	// finish in it is not left running behind the reply (a Lambda is
+	// frozen once it has answered): it is recorded as requested, and the
+	// due-only ledger-full cron job, woken after that commit, runs it to
+	// the end (RunRequestedFull). Later replies show its outcome as
+	// last_full.
+	fctx, cancel := context.WithTimeout(ctx, FullBudget)
+	out, err := s.runVerify(fctx, a.Workspace, keys, 0, true)
+	expired := fctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	switch {
+	case err == nil:
 		httpx.JSON(w, http.StatusOK, out)
-	case <-time.After(FullBudget):
+	case expired:
+		if err := s.requestFull(ctx, a.Workspace); err != nil {
+			return problem.Wrap(op, problem.Internal, err)
+		}
 		httpx.JSON(w, http.StatusAccepted, VerifyReply{Status: "running", LastFull: last, Full: true})
+	default:
+		return problem.Wrap(op, problem.Internal, err)
 	}
 	return nil
+}
+
+// requestFull records that a full verification of ws was asked for and
+// did not finish within a request, and wakes the job that runs it.
+func (s *Service) requestFull(ctx context.Context, ws id.WorkspaceID) error {
+	return db.InWorkspace(ctx, s.pool, ws.UUID().String(), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_verified (workspace_id, seq, hash, full_requested_at)
+			VALUES ($1, 0, $2, now())
+			ON CONFLICT (workspace_id) DO UPDATE SET full_requested_at = coalesce(ledger_verified.full_requested_at, now())`,
+			ws, make([]byte, 32)); err != nil {
+			return err
+		}
+		return wake.AfterCommit(ctx, tx, wake.LedgerFull)
+	})
+}
+
+// FullRun is the summary of a ledger-full cron run.
+type FullRun struct {
+	// Verified counts the workspaces whose requested full verification
+	// ran to its end (valid or not); Failed those that could not run
+	// (left requested, retried by the next run).
+	Verified int `json:"verified"`
+	Failed   int `json:"failed"`
+}
+
+// RunRequestedFull runs every full verification that was requested and
+// did not finish within its request (the ledger-full cron job), each to
+// its end, and records its outcome (last_full) the way a request that
+// finishes does.
+func (s *Service) RunRequestedFull(ctx context.Context) (FullRun, error) {
+	var out FullRun
+	rows, err := s.pool.Query(ctx, `SELECT workspace_id FROM ledger_full_requested()`)
+	if err != nil {
+		return out, err
+	}
+	wss, err := pgx.CollectRows(rows, pgx.RowTo[id.WorkspaceID])
+	if err != nil {
+		return out, err
+	}
+	if len(wss) == 0 {
+		return out, nil
+	}
+	keys, err := s.keys.PublicKeys(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, ws := range wss {
+		if _, err := s.runVerify(ctx, ws, keys, 0, true); err != nil {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			out.Failed++
+			slog.ErrorContext(ctx, "ledger: requested full verification failed; the next run retries it", "workspace", ws.String(), "err", err)
+			continue
+		}
+		out.Verified++
+	}
+	return out, nil
+}
+
+// FullPending reports whether a requested full verification awaits the
+// ledger-full job (its cron.PendingFunc).
+func (s *Service) FullPending(ctx context.Context) (bool, error) {
+	var p bool
+	err := s.pool.QueryRow(ctx, `SELECT ledger_full_pending()`).Scan(&p)
+	return p, err
 }
 
 // verifiedMark reads where online verification stands for ws: the seq of
@@ -432,7 +499,8 @@ func (s *Service) runVerify(ctx context.Context, ws id.WorkspaceID, keys keyring
 		if full {
 			_, err := tx.Exec(ctx, `INSERT INTO ledger_verified (workspace_id, seq, hash, full_at, full_valid, full_report)
 				VALUES ($1, 0, $2, now(), $3, $4)
-				ON CONFLICT (workspace_id) DO UPDATE SET full_at = now(), full_valid = EXCLUDED.full_valid, full_report = EXCLUDED.full_report`,
+				ON CONFLICT (workspace_id) DO UPDATE SET full_at = now(), full_valid = EXCLUDED.full_valid, full_report = EXCLUDED.full_report,
+					full_requested_at = NULL`,
 				ws, make([]byte, 32), rep.Valid, rep)
 			return err
 		}

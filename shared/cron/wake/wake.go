@@ -35,6 +35,9 @@ const (
 	MailOutbox     = "mail-outbox"
 	AssetVerify    = "asset-verify"
 	JobReconcile   = "job-reconcile"
+	// LedgerFull runs full ledger verifications that did not finish
+	// within their request (GET …/ledger/verify?full=true).
+	LedgerFull = "ledger-full"
 )
 
 // Waker turns on the schedule of a job that has work. It must be safe to
