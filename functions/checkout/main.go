@@ -8,4 +8,4 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
 )
 
-func main() { appfn.Main("checkout", app.Full) }
+func main() { appfn.Main("checkout", app.Checkout) }

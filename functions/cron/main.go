@@ -14,4 +14,4 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
 )
 
-func main() { appfn.Main(cron.Function, app.Full) }
+func main() { appfn.Main(cron.Function, app.Cron) }

@@ -8,4 +8,4 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
 )
 
-func main() { appfn.Main("provenance", app.Full) }
+func main() { appfn.Main("provenance", app.Provenance) }

@@ -8,4 +8,4 @@ import (
 	"github.com/framebroker/framebroker/shared/lambdafn/appfn"
 )
 
-func main() { appfn.Main("workspaces", app.Full) }
+func main() { appfn.Main("workspaces", app.Workspaces) }

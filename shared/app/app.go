@@ -71,8 +71,7 @@ type App struct {
 	routes  []guard.Route
 	handler http.Handler
 
-	openAPI        openapi.Document
-	openAPIHandler http.HandlerFunc
+	openAPI openapi.Document
 }
 
 // New wires every dependency from cfg.
@@ -95,7 +94,10 @@ func New(ctx context.Context, cfg config.Config) (*App, error) {
 }
 
 // NewWith wires the services on already-open dependencies (tests use it to
-// point at a per-test database).
+// point at a per-test database). This is the full app: every route, the
+// local encode provider, the generated API document. A Lambda serves from
+// its function's constructor (functions.go), which wires only what that
+// function's routes need.
 func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober asset.Prober) (*App, error) {
 	a, err := newCore(cfg, pool)
 	if err != nil {
@@ -106,18 +108,18 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	if err := a.newWebhooks(cfg); err != nil {
 		return nil, err
 	}
-	a.newBilling(cfg)
+	a.newBilling(cfg, billing.NewStripeClient(cfg.StripeKey, cfg.StripeURL))
 	a.Assets = asset.NewService(pool, store, prober, cfg.UploadTTL)
 	a.routes = a.Billing.ApplyLimits(concat(
 		health.Routes(),
 		a.Identity.Routes(),
-		tenancy.NewService(pool, a.Identity).WithMail(a.Mail, cfg.PublicURL).Routes(),
+		a.tenancyRoutes(cfg),
 		a.Assets.Routes(),
 		a.newPipeline(cfg, bs, prober),
 		a.Webhooks.Routes(),
 		ledger.NewService(pool, a.Keys).Routes(),
 		a.provenanceRoutes(pool),
-		(&credentials.Service{Issuer: a.credentialsIssuer()}).Routes(),
+		a.credentialsRoutes(),
 		a.newPrivacy(cfg, bs).Routes(),
 		a.cronRoutes(cfg),
 		a.Billing.Routes(),
@@ -126,7 +128,7 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	if err != nil {
 		return nil, err
 	}
-	a.routes = append(append(a.routes, pageRoutes...), a.openAPIRoute())
+	a.routes = append(append(a.routes, pageRoutes...), openAPIRoute())
 	if err := a.buildOpenAPI(); err != nil {
 		return nil, err
 	}
@@ -136,6 +138,16 @@ func NewWith(cfg config.Config, pool *pgxpool.Pool, store *s3blob.Store, prober 
 	}
 	a.handler = h
 	return a, nil
+}
+
+// tenancyRoutes are the workspace, membership and invitation routes.
+func (a *App) tenancyRoutes(cfg config.Config) []guard.Route {
+	return tenancy.NewService(a.Pool, a.Identity).WithMail(a.Mail, cfg.PublicURL).Routes()
+}
+
+// credentialsRoutes are the Content Credentials settings routes.
+func (a *App) credentialsRoutes() []guard.Route {
+	return (&credentials.Service{Issuer: a.credentialsIssuer()}).Routes()
 }
 
 func concat(groups ...[]guard.Route) []guard.Route {

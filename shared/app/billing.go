@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stripe/stripe-go/v85"
 
 	"github.com/framebroker/framebroker/shared/billing"
 	"github.com/framebroker/framebroker/shared/config"
@@ -14,10 +15,13 @@ import (
 // newBilling wires the money and abuse controls (T-10): Stripe checkout and
 // card checks, the webhook, and (through newPipeline) the payment gate,
 // spend reservations and their settlement. The rate limiter is attached to
-// the expensive routes of the table by billing.ApplyLimits.
-func (a *App) newBilling(cfg config.Config) {
+// the expensive routes of the table by billing.ApplyLimits. Only the
+// wirings that serve the billing routes (Full, Checkout) pass a Stripe
+// client (billing.NewStripeClient); the others use billing for limits,
+// ceilings and job hooks and pass nil, so they do not link Stripe's client.
+func (a *App) newBilling(cfg config.Config, sc *stripe.Client) {
 	a.Billing = billing.NewService(billing.Config{
-		Pool: a.Pool, StripeKey: cfg.StripeKey, StripeURL: cfg.StripeURL, WebhookSecret: cfg.StripeWebhookSecret,
+		Pool: a.Pool, Stripe: sc, WebhookSecret: cfg.StripeWebhookSecret,
 		Mail: a.Mail, PublicURL: cfg.PublicURL,
 	})
 }

@@ -27,7 +27,10 @@ import (
 )
 
 // Pipeline is the encode side of the app: the step handlers, the provider
-// dispatcher, and (locally) the local provider.
+// dispatcher, and (locally) the local provider. A per-function App wires
+// only the parts its function uses (see functions.go): the jobs function
+// has no step handlers, the pipeline function no dispatcher and no job
+// service, the cron function no job service.
 type Pipeline struct {
 	Steps      *pipeline.Steps
 	Dispatcher *pipeline.Dispatcher
@@ -37,21 +40,37 @@ type Pipeline struct {
 	Lifecycle *job.Lifecycle
 }
 
-// newPipeline wires the encode pipeline and returns the job routes. A
-// missing provider is not fatal here (the API still serves everything else);
-// submissions then answer 503.
+// newPipeline wires the whole encode pipeline (the full app) and returns
+// the job routes. A missing provider is not fatal here (the API still
+// serves everything else); submissions then answer 503.
 func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prober) []guard.Route {
+	a.newLifecycle()
+	a.newSteps(store, prober)
+	a.addLocalProvider(cfg)
+	a.addProviders(cfg)
+	a.newJobService(cfg, store)
+	return a.Pipeline.Jobs.Routes()
+}
+
+// newLifecycle starts a.Pipeline with the job lifecycle and the provider
+// health the dispatcher uses. Every job state change — submission, start,
+// and each ending, whoever causes it — runs these listeners in its
+// transaction, in this order. Needs a.Billing.
+func (a *App) newLifecycle() {
 	health := &pipeline.Health{Pool: a.Pool, Threshold: 3, Cooldown: 5 * time.Minute}
-	// Every job state change — submission, start, and each ending, whoever
-	// causes it — runs these listeners in its transaction, in this order.
 	jobs := &job.Lifecycle{}
 	jobs.Listen(
 		job.Record,           // ledger event + webhook message
 		a.Billing.JobChanged, // settle or release the reservation
 		health.JobChanged,    // provider health
 	)
-	steps := &pipeline.Steps{
-		Pool: a.Pool, Store: store, Prober: prober, Jobs: jobs,
+	a.Pipeline = &Pipeline{Dispatcher: &pipeline.Dispatcher{Health: health}, Lifecycle: jobs}
+}
+
+// newSteps wires the state machine's step handlers (after newLifecycle).
+func (a *App) newSteps(store blob.Store, prober asset.Prober) {
+	a.Pipeline.Steps = &pipeline.Steps{
+		Pool: a.Pool, Store: store, Prober: prober, Jobs: a.Pipeline.Lifecycle,
 		Broker:  broker.Broker{Store: store, TTL: spec.EncodeTimeoutMinutes * time.Minute},
 		Backoff: pipeline.DefaultBackoff,
 		// Every MP4 and JPEG output carries Content Credentials signed in
@@ -59,16 +78,31 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		Credentials: &credentials.Sealer{Issuer: a.credentialsIssuer(), Store: store},
 		Waker:       a.Waker,
 	}
-	p := &Pipeline{Steps: steps, Dispatcher: &pipeline.Dispatcher{Health: health}, Lifecycle: jobs}
-	if cfg.EncodeBackend == "local" && a.Pool != nil {
-		b, err := sfnlocal.New(sfnlocal.Config{Node: cfg.NodeBin, Module: cfg.SFNModule, Definition: spec.Definition, Worker: cfg.WorkerBin, Steps: steps})
-		if err != nil {
-			slog.Warn("local encode provider unavailable; job submissions will answer 503", "err", err.Error())
-		} else {
-			p.Local = b
-			p.Dispatcher.Backends = append(p.Dispatcher.Backends, b)
-		}
+}
+
+// addLocalProvider gives the dispatcher the local provider when cfg asks
+// for it: the synthesized state machine under aws-local-stepfunctions
+// running a.Pipeline.Steps (after newSteps), the worker as a child
+// process. Only the full wiring (the local server, tests) calls it, so no
+// Lambda links the local runner and, through it, the step handlers.
+func (a *App) addLocalProvider(cfg config.Config) {
+	if cfg.EncodeBackend != "local" || a.Pool == nil {
+		return
 	}
+	p := a.Pipeline
+	b, err := sfnlocal.New(sfnlocal.Config{Node: cfg.NodeBin, Module: cfg.SFNModule, Definition: spec.Definition, Worker: cfg.WorkerBin, Steps: p.Steps})
+	if err != nil {
+		slog.Warn("local encode provider unavailable; job submissions will answer 503", "err", err.Error())
+		return
+	}
+	p.Local = b
+	p.Dispatcher.Backends = append(p.Dispatcher.Backends, b)
+}
+
+// addProviders gives the dispatcher the Step Functions provider when a
+// state machine is configured (after addLocalProvider, if any).
+func (a *App) addProviders(cfg config.Config) {
+	p := a.Pipeline
 	if cfg.EncodeBackend == "stepfunctions" && cfg.StateMachineARN != "" {
 		awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(cfg.S3Region))
 		if err != nil {
@@ -78,14 +112,18 @@ func (a *App) newPipeline(cfg config.Config, store blob.Store, prober asset.Prob
 		}
 	}
 	if len(p.Dispatcher.Backends) == 0 && a.Pool != nil {
-		slog.Warn(fmt.Sprintf("no encode provider configured (%s=%q)", config.EnvEncodeBackend, cfg.EncodeBackend))
+		slog.Warn(fmt.Sprintf("no encode provider configured (%s=%q; the local provider runs only in the local server)", config.EnvEncodeBackend, cfg.EncodeBackend))
 	}
-	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL, jobs)
+}
+
+// newJobService wires the job routes' service on the dispatcher (after
+// addProviders).
+func (a *App) newJobService(cfg config.Config, store blob.Store) {
+	p := a.Pipeline
+	p.Jobs = job.NewService(a.Pool, store, p.Dispatcher, cfg.UploadTTL, p.Lifecycle)
 	// Refusals first: paid work needs a verified email (T-03), checked
 	// before billing reserves anything or queues an alert.
 	p.Jobs.OnSubmit = append(p.Jobs.OnSubmit, verifiedEmail, a.Billing.OnSubmit)
-	a.Pipeline = p
-	return p.Jobs.Routes()
 }
 
 // provenanceRoutes wires publishing with the job trail digests, so a

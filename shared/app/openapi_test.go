@@ -1,11 +1,14 @@
 package app
 
 import (
+	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/framebroker/framebroker/shared/app/openapidoc"
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/guard"
 )
@@ -49,10 +52,9 @@ func TestEveryRouteIsTyped(t *testing.T) {
 	}
 }
 
-// TestOpenAPIDocumentLints runs the pinned @redocly/cli (scripts/install.sh)
-// over the generated document.
-func TestOpenAPIDocumentLints(t *testing.T) {
-	bin := findUp(t, ".local/redocly/node_modules/.bin/redocly")
+// tableDocument is the API document generated from the full router table.
+func tableDocument(t *testing.T) []byte {
+	t.Helper()
 	a, err := NewWith(config.Config{UploadTTL: 1}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +63,34 @@ func TestOpenAPIDocumentLints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+var update = flag.Bool("update", false, "rewrite openapidoc/openapi.json from the router table")
+
+// TestOpenAPIDocumentIsCurrent: the document every function serves (the
+// committed openapidoc.JSON) is the one generated from the full router
+// table, byte for byte. After changing a route, regenerate it with
+// go test ./shared/app -run TestOpenAPIDocumentIsCurrent -update.
+func TestOpenAPIDocumentIsCurrent(t *testing.T) {
+	b := append(tableDocument(t), '\n')
+	if *update {
+		if err := os.WriteFile(filepath.Join("openapidoc", "openapi.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(b, openapidoc.JSON) {
+		t.Fatalf("shared/app/openapidoc/openapi.json is not the document of the router table (%d bytes, generated %d): "+
+			"regenerate it with go test ./shared/app -run TestOpenAPIDocumentIsCurrent -update", len(openapidoc.JSON), len(b))
+	}
+}
+
+// TestOpenAPIDocumentLints runs the pinned @redocly/cli (scripts/install.sh)
+// over the generated document.
+func TestOpenAPIDocumentLints(t *testing.T) {
+	bin := findUp(t, ".local/redocly/node_modules/.bin/redocly")
+	b := tableDocument(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "openapi.json")
 	if err := os.WriteFile(file, b, 0o600); err != nil {

@@ -23,9 +23,11 @@ const Function = "checkout"
 // Config wires a Service.
 type Config struct {
 	Pool *pgxpool.Pool
-	// StripeKey is the secret key; empty disables checkout and card checks
-	// (503). StripeURL overrides the API base URL (stripe-mock).
-	StripeKey, StripeURL string
+	// Stripe is the Stripe API client (NewStripeClient); nil disables
+	// checkout and card checks (503). Only the checkout function's wiring
+	// builds one, so the functions that use billing for limits, ceilings or
+	// job hooks do not link Stripe's client.
+	Stripe *stripe.Client
 	// WebhookSecret verifies Stripe-Signature; empty refuses every event.
 	WebhookSecret string
 	// Mail queues the owners' spend alerts (nil: none are sent).
@@ -54,21 +56,28 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(c Config) *Service {
-	s := &Service{pool: c.Pool, webhookSecret: c.WebhookSecret, mail: c.Mail, publicURL: c.PublicURL, Plans: DefaultPlans()}
+	s := &Service{pool: c.Pool, stripe: c.Stripe, webhookSecret: c.WebhookSecret, mail: c.Mail, publicURL: c.PublicURL, Plans: DefaultPlans()}
 	if s.mail == nil {
 		s.mail = mail.NoQueue{}
 	}
-	if c.StripeKey != "" {
-		bc := &stripe.BackendConfig{
-			LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
-			MaxNetworkRetries: stripe.Int64(1),
-		}
-		if c.StripeURL != "" {
-			bc.URL = stripe.String(c.StripeURL)
-		}
-		s.stripe = stripe.NewClient(c.StripeKey, stripe.WithBackends(stripe.NewBackendsWithConfig(bc)))
-	}
 	return s
+}
+
+// NewStripeClient is the Stripe client for Config.Stripe: secret key key
+// (empty: nil, checkout and card checks answer 503), API base URL url when
+// set (stripe-mock), one network retry, Stripe's own logging off.
+func NewStripeClient(key, url string) *stripe.Client {
+	if key == "" {
+		return nil
+	}
+	bc := &stripe.BackendConfig{
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+		MaxNetworkRetries: stripe.Int64(1),
+	}
+	if url != "" {
+		bc.URL = stripe.String(url)
+	}
+	return stripe.NewClient(key, stripe.WithBackends(stripe.NewBackendsWithConfig(bc)))
 }
 
 // Routes are the billing routes.

@@ -24,6 +24,8 @@ var heavyModules = []string{"github.com/stripe/stripe-go", "github.com/aws/aws-s
 // route's transaction), and the light lambdafn package that every
 // function links stays light. `go list -deps` is the import graph the
 // linker starts from, so this is deterministic where a size check is not.
+// The functions built on shared/app import the whole app; what each of
+// them links is checked on the built binaries by TestFunctionLinks.
 func TestFunctionImports(t *testing.T) {
 	for _, c := range []struct {
 		pkg       string

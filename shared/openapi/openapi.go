@@ -269,10 +269,16 @@ func Handler(d Document) (http.HandlerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ServeJSON(b), nil
+}
+
+// ServeJSON serves an already encoded document b (Document.JSON), as
+// Handler does.
+func ServeJSON(b []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=60")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write(b)
-	}, nil
+	}
 }

@@ -42,8 +42,8 @@ func start(function string, wire app.Wire) *app.App {
 	return a
 }
 
-// Main runs the Lambda serving function's routes, wired by wire (app.Full
-// or the function's own constructor, e.g. app.Ledger): API Gateway v2
+// Main runs the Lambda serving function's routes, wired by wire (the
+// function's own constructor, e.g. app.Ledger): API Gateway v2
 // requests, and CronEvents from EventBridge for the function serving the
 // cron route.
 func Main(function string, wire app.Wire) {

@@ -35,6 +35,6 @@ func Steps(s *pipeline.Steps) StepHandler {
 
 // MainPipeline runs the pipeline Lambda.
 func MainPipeline() {
-	a := start(pipelineFunction, app.Full)
+	a := start(pipelineFunction, app.Steps)
 	lambda.Start(Steps(a.Pipeline.Steps))
 }
