@@ -225,10 +225,14 @@ func Cron(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, err
 		if err := a.newWebhooks(cfg); err != nil {
 			return nil, err
 		}
+		prober, err := proberFromConfig(ctx, cfg) // asset verify probes
+		if err != nil {
+			return nil, err
+		}
 		a.newBilling(cfg, nil)
-		a.Assets = asset.NewService(pool, a.Blob, media.FFprobe{}, cfg.UploadTTL)
+		a.Assets = asset.NewService(pool, a.Blob, prober, cfg.UploadTTL)
 		a.newLifecycle()
-		a.newSteps(a.Blob, media.FFprobe{})
+		a.newSteps(a.Blob, prober)
 		a.addProviders(cfg)
 		a.newPrivacy(cfg, a.Blob)
 		return a.cronRoutes(cfg), nil
@@ -236,7 +240,7 @@ func Cron(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, err
 }
 
 // Steps wires the pipeline function (the state machine's Lambda tasks): the
-// step handlers on the media store with ffprobe, the job lifecycle and its
+// step handlers on the media store with the prober (proberFromConfig), the job lifecycle and its
 // listeners (ledger, webhook message, billing settlement, provider
 // health). It serves no route: no identity, no dispatcher.
 func Steps(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, error) {
@@ -247,8 +251,12 @@ func Steps(ctx context.Context, cfg config.Config, pool *pgxpool.Pool) (*App, er
 	if a.Blob, err = s3blob.FromConfig(ctx, cfg); err != nil {
 		return nil, err
 	}
+	prober, err := proberFromConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	a.newBilling(cfg, nil)
 	a.newLifecycle()
-	a.newSteps(a.Blob, media.FFprobe{})
+	a.newSteps(a.Blob, prober)
 	return a, nil
 }
