@@ -9,6 +9,7 @@ import (
 
 	"github.com/framebroker/framebroker/shared/app/apptest"
 	"github.com/framebroker/framebroker/shared/db/dbtest"
+	"github.com/framebroker/framebroker/shared/id"
 )
 
 // TestRoundTripsPerRoute (issue 16, observed #1) counts the database round
@@ -23,7 +24,17 @@ func TestRoundTripsPerRoute(t *testing.T) {
 	ws := e.Workspace(tok, "RT")
 	prj := e.Must(http.StatusCreated, "POST", "/v1/workspaces/"+ws+"/projects", tok, map[string]string{"name": "p"}).Str("id")
 	shot := e.Must(http.StatusCreated, "POST", "/v1/workspaces/"+ws+"/projects/"+prj+"/shots", tok, map[string]string{"name": "s"}).Str("id")
+	rel := e.Must(http.StatusCreated, "POST", "/v1/workspaces/"+ws+"/releases", tok, map[string]any{"name": "r", "shots": []string{}}).Str("id")
 	other, _ := e.User("rt-other@example.com")
+	var w id.WorkspaceID
+	if err := w.UnmarshalText([]byte(ws)); err != nil {
+		t.Fatal(err)
+	}
+	hook := id.New[id.WebhookID]()
+	if _, err := e.DB.Owner.Exec(context.Background(), `INSERT INTO webhook_endpoints (id, workspace_id, url, secret_enc) VALUES ($1, $2, 'https://hooks.example.com/fb', '\x00')`, hook, w); err != nil {
+		t.Fatal(err)
+	}
+	wsp := "/v1/workspaces/" + ws
 
 	cases := []struct {
 		name         string
@@ -37,6 +48,16 @@ func TestRoundTripsPerRoute(t *testing.T) {
 		{"member GET of a shot", "GET", "/v1/workspaces/" + ws + "/shots/" + shot, tok, nil, http.StatusOK, 1},
 		{"member GET of the workspace", "GET", "/v1/workspaces/" + ws, tok, nil, http.StatusOK, 1},
 		{"member GET of a project list", "GET", "/v1/workspaces/" + ws + "/projects", tok, nil, http.StatusOK, 1},
+		{"member GET of a project's shots", "GET", wsp + "/projects/" + prj + "/shots", tok, nil, http.StatusOK, 1},
+		{"member GET of a release", "GET", wsp + "/releases/" + rel, tok, nil, http.StatusOK, 1},
+		{"member GET of the release list", "GET", wsp + "/releases", tok, nil, http.StatusOK, 1},
+		{"member GET of the member list", "GET", wsp + "/members", tok, nil, http.StatusOK, 1},
+		{"member GET of a webhook endpoint", "GET", wsp + "/webhooks/" + hook.String(), tok, nil, http.StatusOK, 1},
+		{"member GET of the webhook endpoints", "GET", wsp + "/webhooks", tok, nil, http.StatusOK, 1},
+		// A GET whose handler is not split into a Read yet: the checks'
+		// batch, the handler's query, COMMIT.
+		{"member GET of the job list (handler not pipelined)", "GET", wsp + "/jobs", tok, nil, http.StatusOK, 3},
+		{"member POST of a project (write)", "POST", wsp + "/projects", tok, map[string]string{"name": "n"}, http.StatusCreated, 4},
 		{"member PATCH of a project (write)", "PATCH", "/v1/workspaces/" + ws + "/projects/" + prj, tok, map[string]string{"description": "d"}, http.StatusOK, 4},
 		{"non-member GET (refused, 404)", "GET", "/v1/workspaces/" + ws + "/projects/" + prj, other, nil, http.StatusNotFound, 1},
 	}

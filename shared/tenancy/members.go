@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/event"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
@@ -26,7 +25,7 @@ type Member struct {
 
 func (s *Service) memberRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/members", Policy: guard.Member(guard.Viewer), Handler: s.listMembers,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/members", Policy: guard.Member(guard.Viewer), Read: readMembers,
 			Summary: "The workspace's members", Reply: httpx.List[Member]{}, Query: []string{"limit", "cursor"}},
 		// Members join only by accepting an invitation (invitations.go);
 		// role changes and removals are Membership routes, serialised per
@@ -51,20 +50,12 @@ func scanMember(row pgx.Row) (Member, error) {
 	return m, err
 }
 
-func (s *Service) listMembers(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "tenancy.ListMembers"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+memberCols+` FROM members m JOIN users u ON u.id = m.user_id
-		WHERE m.workspace_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`, []any{a.Workspace}, p.After, p.Limit, scanMember)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(m Member) uuid.UUID { return m.User.UUID() }))
-	return nil
-}
+// readMembers lists the workspace's members, pipelined with the guard's
+// checks (one round trip).
+var readMembers = guard.ReadPage("tenancy.ListMembers", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + memberCols + ` FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.workspace_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`, []any{a.Workspace}
+}, scanMember, func(m Member) uuid.UUID { return m.User.UUID() })
 
 // mayGrant reports whether a caller of role by may give or take role r:
 // only owners touch ownership.

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/framebroker/framebroker/shared/db"
 	"github.com/framebroker/framebroker/shared/guard"
 	"github.com/framebroker/framebroker/shared/httpx"
 	"github.com/framebroker/framebroker/shared/id"
@@ -35,9 +34,9 @@ func (s *Service) releaseRoutes() []guard.Route {
 	return []guard.Route{
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Editor), Handler: s.createRelease, Example: `{"name":"Trailer v1","shots":[]}`,
 			Summary: "Create a release of shots", Request: releaseInput{}, Reply: Release{}, Status: http.StatusCreated},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Viewer), Handler: s.listReleases,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases", Policy: guard.Member(guard.Viewer), Read: readReleases,
 			Summary: "The workspace's releases", Reply: httpx.List[Release]{}, Query: []string{"limit", "cursor"}},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Viewer), Handler: s.getRelease,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Viewer), Read: readRelease,
 			Summary: "A release", Reply: Release{}},
 		{Method: "PATCH", Pattern: "/v1/workspaces/{ws}/releases/{release}", Policy: guard.Member(guard.Editor), Handler: s.updateRelease, Example: `{"name":"Trailer v2"}`,
 			Summary: "Rename a release or replace its shots (until published)", Request: releaseInput{}, Reply: Release{}},
@@ -138,29 +137,16 @@ func (s *Service) createRelease(w http.ResponseWriter, r *http.Request, a *guard
 	return nil
 }
 
-func (s *Service) listReleases(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "tenancy.ListReleases"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+releaseCols+` FROM releases r WHERE r.workspace_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3`,
-		[]any{a.Workspace}, p.After, p.Limit, scanRelease)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(r Release) uuid.UUID { return r.ID.UUID() }))
-	return nil
-}
+// readReleases lists the workspace's releases, pipelined with the guard's
+// checks (one round trip).
+var readReleases = guard.ReadPage("tenancy.ListReleases", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + releaseCols + ` FROM releases r WHERE r.workspace_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3`, []any{a.Workspace}
+}, scanRelease, func(r Release) uuid.UUID { return r.ID.UUID() })
 
-func (s *Service) getRelease(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	rel, err := s.loadRelease(r.Context(), a, false)
-	if err != nil {
-		return err
-	}
-	httpx.JSON(w, http.StatusOK, rel)
-	return nil
-}
+// readRelease reads the path's release, pipelined with the guard's checks.
+var readRelease = guard.ReadOne("tenancy.GetRelease", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + releaseCols + ` FROM releases r WHERE r.id = $1 AND r.workspace_id = $2`, []any{a.Release(), a.Workspace}
+}, scanRelease)
 
 func (s *Service) updateRelease(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "tenancy.UpdateRelease"

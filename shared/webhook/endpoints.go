@@ -161,34 +161,18 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request, a *guard.Access
 // adFor is the additional data binding a sealed secret to its endpoint.
 func adFor(hook id.WebhookID) []byte { u := hook.UUID(); return u[:] }
 
-func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "webhook.ListEndpoints"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	rows, err := a.Tx.Query(r.Context(), `SELECT `+endpointCols+` FROM webhook_endpoints
-		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, a.Workspace, p.After, p.Limit+1)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Endpoint, error) { return scanEndpoint(row) })
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(e Endpoint) uuid.UUID { return e.ID.UUID() }))
-	return nil
-}
+// readEndpoints lists the workspace's endpoints, pipelined with the
+// guard's checks (one round trip).
+var readEndpoints = guard.ReadPage("webhook.ListEndpoints", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + endpointCols + ` FROM webhook_endpoints
+		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{a.Workspace}
+}, scanEndpoint, func(e Endpoint) uuid.UUID { return e.ID.UUID() })
 
-func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	e, err := scanEndpoint(a.Tx.QueryRow(r.Context(), `SELECT `+endpointCols+` FROM webhook_endpoints
-		WHERE workspace_id = $1 AND id = $2`, a.Workspace, a.Webhook()))
-	if err != nil {
-		return guard.NotFoundOr("webhook.GetEndpoint", err)
-	}
-	httpx.JSON(w, http.StatusOK, e)
-	return nil
-}
+// readEndpoint reads the path's endpoint, pipelined with the guard's checks.
+var readEndpoint = guard.ReadOne("webhook.GetEndpoint", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + endpointCols + ` FROM webhook_endpoints
+		WHERE workspace_id = $1 AND id = $2`, []any{a.Workspace, a.Webhook()}
+}, scanEndpoint)
 
 func (s *Service) update(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "webhook.UpdateEndpoint"
