@@ -81,6 +81,13 @@ func verifyCredentials(path, keyPath, rootsPath string) int {
 			fmt.Fprintf(os.Stderr, "FAILED %s: %s\n", c.Name, c.Detail)
 		}
 	}
+	// An input's failures recorded when this file was made: history, not
+	// a failure of this file, but never silent.
+	for _, in := range rep.Ingredients {
+		for _, f := range in.Recorded {
+			fmt.Fprintf(os.Stderr, "INGREDIENT %s (%s) was recorded with %s %s\n", in.Title, in.Label, f.Code, f.URL)
+		}
+	}
 	trustGiven := o.Roots != nil || o.TrustLeaf != nil
 	if !rep.Valid || (trustGiven && !rep.Trusted) {
 		return 1

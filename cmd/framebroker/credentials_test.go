@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/x509/pkix"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +52,24 @@ func TestProvenanceVerifyMedia(t *testing.T) {
 	otherRoots := filepath.Join(dir, "other.pem")
 	os.WriteFile(otherRoots, other.PEM(), 0o600)
 
+	// A file made from the flipped one: intact itself (exit 0), and the
+	// failure recorded for its ingredient is printed, not swallowed.
+	ic, err := c2pa.ReadIngredient(bytes.NewReader(bad), int64(len(bad)), c2pa.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var second bytes.Buffer
+	m2 := c2pa.TranscodeManifest("second.jpg", c2pa.Generator{Name: "Framebroker"}, "", c2pa.Ingredient{Title: "flipped.jpg", Format: "image/jpeg", Credentials: ic}, c2pa.JobAssertion{})
+	if _, err := c2pa.EmbedJPEG(bytes.NewReader(raw), int64(len(raw)), &second, m2, c2pa.Signer{Key: key, Chain: [][]byte{der}}); err != nil {
+		t.Fatal(err)
+	}
+	fromFlipped := filepath.Join(dir, "from-flipped.jpg")
+	os.WriteFile(fromFlipped, second.Bytes(), 0o600)
+	code, stderr := captureStderr(t, func() int { return runProvenance([]string{"verify", fromFlipped, "--roots", roots}) })
+	if code != 0 || !strings.Contains(stderr, "INGREDIENT flipped.jpg") || !strings.Contains(stderr, "assertion.dataHash.mismatch") {
+		t.Errorf("output of a tampered input: exit %d, stderr %q", code, stderr)
+	}
+
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -65,4 +85,25 @@ func TestProvenanceVerifyMedia(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d", tc.name, got, tc.want)
 		}
 	}
+}
+
+// captureStderr runs fn with os.Stderr sent to a pipe and returns what it
+// wrote there.
+func captureStderr(t *testing.T, fn func() int) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	code := fn()
+	os.Stderr = saved
+	w.Close()
+	return code, <-done
 }
