@@ -60,8 +60,9 @@ func sgRules(fx *fixture, sgID, dir string) []string {
 // interface endpoints. isolatedWorker: TCP 443 to S3's prefix list and to
 // the endpoints' security group only; three interface endpoints (ECR API,
 // ECR registry, Logs) with private DNS in the private subnets, reachable
-// from the worker alone; cdk-nag clean; their price is what the cost
-// model adds.
+// from the worker alone; the S3 gateway endpoint limited to the media
+// bucket and ECR's layer bucket; cdk-nag clean; their price is what the
+// cost model adds.
 func TestWorkerEgress(t *testing.T) {
 	def := defaultStack(t)
 	worker := workerSecurityGroups(def.tpl)[0]
@@ -130,6 +131,34 @@ func TestWorkerEgress(t *testing.T) {
 	sort.Strings(services)
 	if strings.Join(services, ",") != strings.Join(WorkerEndpoints, ",") {
 		t.Errorf("interface endpoints for %v, want %v", services, WorkerEndpoints)
+	}
+	// The S3 gateway endpoint reaches the media bucket and ECR's layers only
+	// (isolated); the default stack leaves it open.
+	n := names(iso)
+	for id, e := range find(iso.tpl, "AWS::EC2::VPCEndpoint") {
+		if props(e)["VpcEndpointType"] == "Interface" {
+			continue
+		}
+		var res []string
+		for _, st := range list(props(e)["PolicyDocument"].(map[string]any)["Statement"]) {
+			stm := st.(map[string]any)
+			if stm["Effect"] != "Allow" || str(stm["Principal"]) != `{"AWS":"*"}` {
+				t.Errorf("gateway endpoint %s statement %s", id, str(stm))
+			}
+			for _, r := range list(stm["Resource"]) {
+				res = append(res, render(r, n))
+			}
+		}
+		sort.Strings(res)
+		want := "${media.Arn},${media.Arn}/*,arn:${AWS::Partition}:s3:::prod-eu-west-1-starport-layer-bucket/*"
+		if strings.Join(res, ",") != want {
+			t.Errorf("gateway endpoint %s reaches %v, want %s", id, res, want)
+		}
+	}
+	for id, e := range find(def.tpl, "AWS::EC2::VPCEndpoint") {
+		if props(e)["PolicyDocument"] != nil {
+			t.Errorf("default gateway endpoint %s has a policy %s", id, str(props(e)["PolicyDocument"]))
+		}
 	}
 	// What isolation costs at idle, from the cost model.
 	delta := cost.Estimate(iso.json).Total - cost.Estimate(def.json).Total

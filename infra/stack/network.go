@@ -3,6 +3,8 @@ package stack
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -122,6 +124,27 @@ func newNetwork(st awscdk.Stack, p Props) *network {
 		n.workerSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS only"), jsii.Bool(false))
 	}
 	return n
+}
+
+// limitS3Endpoint (IsolatedWorker) lets the private subnets' S3 gateway
+// endpoint reach only the media bucket and ECR's layer bucket (image
+// layers come from it), so the worker's S3 egress cannot carry media to
+// another bucket of the region either. Nothing else in the private subnets
+// uses S3 (the Lambdas touch the media bucket only).
+func (n *network) limitS3Endpoint(st awscdk.Stack, media awss3.IBucket) {
+	anyone := []awsiam.IPrincipal{awsiam.NewAnyPrincipal()}
+	n.s3Endpoint.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("MediaBucket"),
+		Principals: &anyone,
+		Actions:    jsii.Strings("s3:*"),
+		Resources:  &[]*string{media.BucketArn(), media.ArnForObjects(jsii.String("*"))},
+	}))
+	n.s3Endpoint.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("EcrImageLayers"),
+		Principals: &anyone,
+		Actions:    jsii.Strings("s3:GetObject"),
+		Resources:  &[]*string{jsii.String("arn:" + *st.Partition() + ":s3:::prod-" + *st.Region() + "-starport-layer-bucket/*")},
+	}))
 }
 
 // WorkerEndpoints are the interface endpoints IsolatedWorker adds: what a

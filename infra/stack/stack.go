@@ -213,6 +213,9 @@ func New(scope constructs.Construct, id string, p Props) *Stack {
 	s := &Stack{Stack: st}
 	s.net = newNetwork(st, p)
 	s.data = newData(st, p, s.net)
+	if p.IsolatedWorker {
+		s.net.limitS3Endpoint(st, s.data.media)
+	}
 	dlq := newDeadLetters(st)
 	repo := imageRepository(st, p)
 	s.fns = newLambdas(st, p, s.net, s.data, dlq, repo)
