@@ -4,7 +4,10 @@ go 1.26.8
 
 require github.com/stripe/stripe-go/v85 v85.0.0
 
-require github.com/aws/aws-sdk-go-v2/service/eventbridge v1.55.11 // indirect
+require (
+	github.com/aws/aws-sdk-go-v2/service/eventbridge v1.55.11 // indirect
+	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2 // indirect
+)
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect

@@ -27,6 +27,9 @@ func names(fx *fixture) map[string]string {
 		lid(s.worker.machine):     "machine",
 		lid(s.schedule.dlq):       "dlq",
 	}
+	if s.schedule.timer != nil {
+		m[lid(s.schedule.timer)] = "schedulerRole"
+	}
 	if k, ok := s.data.key.(awscdk.Resource); ok && fx.props.KeyArn == "" {
 		m[lid(k)] = "key"
 	}
@@ -222,6 +225,14 @@ func expectedGrants(fx *fixture, fn string) map[string]bool {
 		for _, j := range cron.DueOnlyJobs(fx.props.Schedule) {
 			want["events:DisableRule "+ruleArn(fx, j)] = true
 		}
+		// One-time wakes: its own schedules, and the scheduler's role
+		// passed to the scheduler only.
+		for _, j := range cron.TimedJobs(fx.props.Schedule) {
+			arn := strings.Replace(strings.Replace(ruleArn(fx, j), ":events:", ":scheduler:", 1), ":rule/", ":schedule/default/", 1)
+			want["scheduler:CreateSchedule "+arn] = true
+			want["scheduler:UpdateSchedule "+arn] = true
+		}
+		want["iam:PassRole ${schedulerRole.Arn} if {StringEquals={iam:PassedToService=scheduler.amazonaws.com}}"] = true
 	}
 	return want
 }

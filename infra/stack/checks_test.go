@@ -69,12 +69,22 @@ func checkNoTaskRole(tpl assertions.Template) error {
 }
 
 // checkPassRole: every statement that can pass a role passes only task
-// definitions' execution roles, and no statement grants iam:* or *.
+// definitions' execution roles, or a role only EventBridge Scheduler may
+// assume passed with the condition that it goes to the scheduler (the cron
+// function's one-time wakes), and no statement grants iam:* or *. So no
+// role can ever reach the worker's task (it has none, T-04).
 func checkPassRole(tpl assertions.Template) error {
 	exec := map[string]bool{}
 	for _, td := range find(tpl, "AWS::ECS::TaskDefinition") {
 		if id := refID(props(td)["ExecutionRoleArn"]); id != "" {
 			exec[id] = true
+		}
+	}
+	schedulerOnly := map[string]bool{}
+	for id, r := range find(tpl, "AWS::IAM::Role") {
+		trust := str(props(r)["AssumeRolePolicyDocument"])
+		if strings.Count(trust, `"Service":`) == 1 && strings.Contains(trust, `"Service":"scheduler.amazonaws.com"`) {
+			schedulerOnly[id] = true
 		}
 	}
 	var bad []string
@@ -97,8 +107,9 @@ func checkPassRole(tpl assertions.Template) error {
 			if !passes {
 				continue
 			}
+			toScheduler := str(st["Condition"]) == `{"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`
 			for _, r := range list(st["Resource"]) {
-				if !exec[refID(r)] {
+				if !exec[refID(r)] && !(toScheduler && schedulerOnly[refID(r)]) {
 					bad = append(bad, id+": iam:PassRole on "+str(r))
 				}
 			}

@@ -5,12 +5,14 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/framebroker/framebroker/infra/cost"
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/lambdafn/cronrules"
 )
 
 // cronFunction is the Lambda serving the /internal/cron/ route of the
@@ -59,9 +61,18 @@ func newDeadLetters(st awscdk.Stack) awssqs.Queue {
 	})
 }
 
-// schedule is the cron rules and their dead-letter queue.
+// schedule is the cron rules, their dead-letter queue and the role
+// EventBridge Scheduler uses for one-time wakes.
 type schedule struct {
-	dlq awssqs.Queue
+	dlq   awssqs.Queue
+	timer awsiam.Role
+}
+
+// cronScheduleArn is the ARN of a Timed job's one-time wake schedule
+// (default group, named like its rule).
+func cronScheduleArn(st awscdk.Stack, job string) *string {
+	return st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("scheduler"), Resource: jsii.String("schedule"),
+		ResourceName: jsii.String("default/" + CronRuleName(st, job))})
 }
 
 // newSchedule creates one EventBridge rule per cron job. Each target
@@ -72,6 +83,31 @@ type schedule struct {
 func newSchedule(st awscdk.Stack, p Props, d *data, l *lambdas, dlq awssqs.Queue) *schedule {
 	s := &schedule{dlq: dlq}
 	fn := l.get(cronFunction(p.Table))
+	// One-time wakes (cron.SettleUntil): a run whose only work left is a
+	// retry hours away switches its rule off and asks EventBridge Scheduler
+	// to invoke the cron function once at that time, through this role,
+	// which may do nothing else. The cron function alone may create or move
+	// those schedules and pass this role, to the scheduler only.
+	if timed := cron.TimedJobs(p.Schedule); len(timed) > 0 {
+		s.timer = awsiam.NewRole(st, jsii.String("CronSchedulerRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+				Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": st.Account()}}}),
+			Description: jsii.String("EventBridge Scheduler: one-time wakes of the Framebroker cron Lambda"),
+		})
+		s.timer.AddToPrincipalPolicy(statement([]string{"lambda:InvokeFunction"}, fn.FunctionArn()))
+		s.timer.AddToPrincipalPolicy(statement([]string{"sqs:SendMessage"}, dlq.QueueArn()))
+		var arns []*string
+		for _, j := range timed {
+			arns = append(arns, cronScheduleArn(st, j))
+		}
+		role := l.roles[cronFunction(p.Table)]
+		role.AddToPrincipalPolicy(statement([]string{"scheduler:CreateSchedule", "scheduler:UpdateSchedule"}, arns...))
+		pass := statement([]string{"iam:PassRole"}, s.timer.RoleArn())
+		pass.AddCondition(jsii.String("StringEquals"), map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"})
+		role.AddToPrincipalPolicy(pass)
+		fn.AddEnvironment(jsii.String(cronrules.EnvSchedulerRole), s.timer.RoleArn(), nil)
+		fn.AddEnvironment(jsii.String(cronrules.EnvDeadLetters), dlq.QueueArn(), nil)
+	}
 	for _, e := range p.Schedule {
 		target := fn
 		if e.Name == cron.WorkspacePurge {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 
 	"github.com/framebroker/framebroker/infra/cost"
 	"github.com/framebroker/framebroker/shared/cron"
@@ -149,6 +150,37 @@ func TestDueOnlyRulesStartDisabled(t *testing.T) {
 		t.Error("FunctionAccess: only functions that commit due work wake; the cron function settles")
 	}
 
+	// One-time wakes: EventBridge Scheduler's role (assumed by the
+	// scheduler service of this account only) may invoke the cron function
+	// and write the dead-letter queue, nothing else; only the cron function
+	// knows it (environment) and may pass it.
+	n := names(fx)
+	timerID := *fx.stack.Stack.GetLogicalId(fx.stack.schedule.timer.Node().DefaultChild().(awscdk.CfnElement))
+	got, _ := grants(t, fx, timerID, n)
+	cronFn := *fx.stack.Stack.GetLogicalId(fx.stack.fns.get(cron.Function).Node().DefaultChild().(awscdk.CfnElement))
+	want := map[string]bool{"lambda:InvokeFunction ${" + cronFn + ".Arn}": true, "sqs:SendMessage ${dlq.Arn}": true}
+	if str(got) != str(want) {
+		t.Errorf("scheduler role grants %v, want %v", got, want)
+	}
+	trust := str(props(find(fx.tpl, "AWS::IAM::Role")[timerID])["AssumeRolePolicyDocument"])
+	if !strings.Contains(trust, `"Service":"scheduler.amazonaws.com"`) || !strings.Contains(trust, `"aws:SourceAccount"`) {
+		t.Errorf("scheduler role trust %s", trust)
+	}
+	for name, fn := range fx.stack.fns.byName {
+		id := *fx.stack.Stack.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement))
+		_, set := props(find(fx.tpl, "AWS::Lambda::Function")[id])["Environment"].(map[string]any)["Variables"].(map[string]any)[cronrules.EnvSchedulerRole]
+		if set != (name == cron.Function) {
+			t.Errorf("%s: %s set %v", name, cronrules.EnvSchedulerRole, set)
+		}
+		role := *fx.stack.Stack.GetLogicalId(fx.stack.fns.roles[name].Node().DefaultChild().(awscdk.CfnElement))
+		g, _ := grants(t, fx, role, n)
+		for line := range g {
+			if (strings.HasPrefix(line, "scheduler:") || strings.Contains(line, "${schedulerRole")) && name != cron.Function {
+				t.Errorf("%s holds %s", name, line)
+			}
+		}
+	}
+
 	// Adversarial: the same template with one grant widened each way.
 	for _, tc := range []struct {
 		name string
@@ -190,5 +222,40 @@ func TestDueOnlyRulesStartDisabled(t *testing.T) {
 				t.Fatalf("widened grant accepted or misreported: %v", err)
 			}
 		})
+	}
+}
+
+// TestPassRoleToSchedulerOnly: the cron function's PassRole of the
+// scheduler's role is accepted by the T-13 check only with the condition
+// that the role goes to EventBridge Scheduler; without it, it is refused.
+func TestPassRoleToSchedulerOnly(t *testing.T) {
+	fx := defaultStack(t)
+	if err := checkPassRole(fx.tpl); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(fx.json)
+	var tpl map[string]any
+	if err := json.Unmarshal(b, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	dropped := false
+	for _, r := range tpl["Resources"].(map[string]any) {
+		rm := r.(map[string]any)
+		if rm["Type"] != "AWS::IAM::Policy" {
+			continue
+		}
+		for _, s := range list(props(rm)["PolicyDocument"].(map[string]any)["Statement"]) {
+			st := s.(map[string]any)
+			if st["Action"] == "iam:PassRole" && st["Condition"] != nil {
+				delete(st, "Condition")
+				dropped = true
+			}
+		}
+	}
+	if !dropped {
+		t.Fatal("no conditioned PassRole in the template")
+	}
+	if err := checkPassRole(assertions.Template_FromJSON(&tpl, nil)); err == nil || !strings.Contains(err.Error(), "iam:PassRole on") {
+		t.Fatalf("a PassRole of the scheduler role without its condition passed: %v", err)
 	}
 }

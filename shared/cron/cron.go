@@ -62,6 +62,11 @@ type Entry struct {
 	// connection for it and a paused Aurora stays paused; the cost model
 	// (infra/cost) prices the disabled rule as no wake-up.
 	DueOnly bool
+	// Timed (due-only jobs whose work can wait hours: retries) lets a run
+	// whose only pending work is due beyond SleepHorizon switch the
+	// schedule off and set a one-time wake at that time (SettleUntil);
+	// the app gives these jobs a NextFunc.
+	Timed bool
 }
 
 // Expression is the EventBridge schedule expression of the entry's rate,
@@ -93,14 +98,25 @@ func unit(n int, u string) string {
 // with pending work whose wake was lost (a process that died between its
 // commit and the wake, a deploy that reset a rule) is woken within a day.
 var Schedule = []Entry{
-	{Name: WebhookRetries, Rate: time.Minute, DueOnly: true},
+	{Name: WebhookRetries, Rate: time.Minute, DueOnly: true, Timed: true},
 	{Name: Retention, Rate: 24 * time.Hour},
 	{Name: WorkspacePurge, Rate: 24 * time.Hour},
 	{Name: JobReconcile, Rate: 5 * time.Minute, DueOnly: true},
-	{Name: MailOutbox, Rate: time.Minute, DueOnly: true},
+	{Name: MailOutbox, Rate: time.Minute, DueOnly: true, Timed: true},
 	{Name: AssetVerify, Rate: time.Minute, DueOnly: true},
 	{Name: LedgerFull, Rate: time.Minute, DueOnly: true},
 	{Name: AssetSweep, Rate: 24 * time.Hour}, // daily: an hourly run would keep a paused Aurora awake
+}
+
+// TimedJobs are the names of the schedule's Timed due-only entries.
+func TimedJobs(schedule []Entry) []string {
+	var out []string
+	for _, e := range schedule {
+		if e.DueOnly && e.Timed {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }
 
 // DueOnlyJobs are the names of the schedule's due-only entries.

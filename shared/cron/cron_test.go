@@ -245,6 +245,23 @@ func TestSettleRaceOrder(t *testing.T) {
 	}
 }
 
+// TestDueOnlyEntries: the frequent jobs are due-only (nothing runs more
+// often than daily at idle), and the two whose work can wait hours (retries)
+// are Timed — the app gives exactly those a NextFunc (shared/app).
+func TestDueOnlyEntries(t *testing.T) {
+	if got := strings.Join(cron.DueOnlyJobs(cron.Schedule), ","); got != "webhook-retries,job-reconcile,mail-outbox,asset-verify" {
+		t.Fatalf("due-only %s", got)
+	}
+	if got := strings.Join(cron.TimedJobs(cron.Schedule), ","); got != "webhook-retries,mail-outbox" {
+		t.Fatalf("timed %s", got)
+	}
+	for _, e := range cron.Schedule {
+		if !e.DueOnly && e.Rate < 24*time.Hour {
+			t.Errorf("%s runs every %s at idle", e.Name, e.Rate)
+		}
+	}
+}
+
 // TestScheduleExpressions are what the CDK app hands EventBridge.
 func TestScheduleExpressions(t *testing.T) {
 	want := map[string]string{"webhook-retries": "rate(1 minute)", "retention": "rate(1 day)", "workspace-purge": "rate(1 day)", "job-reconcile": "rate(5 minutes)", "mail-outbox": "rate(1 minute)",

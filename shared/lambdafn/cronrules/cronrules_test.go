@@ -5,8 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 
 	"github.com/framebroker/framebroker/shared/cron"
 	"github.com/framebroker/framebroker/shared/cron/wake"
@@ -66,5 +71,63 @@ func TestFromEnv(t *testing.T) {
 	}
 	if n, _ := sw.Rule(cron.JobReconcile); n != "S-cron-job-reconcile" {
 		t.Fatal(n)
+	}
+}
+
+type fakeScheduler struct {
+	created, updated []*scheduler.CreateScheduleInput
+	exists           bool
+}
+
+func (f *fakeScheduler) CreateSchedule(_ context.Context, in *scheduler.CreateScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
+	if f.exists {
+		return nil, &types.ConflictException{Message: aws.String("exists")}
+	}
+	f.created = append(f.created, in)
+	f.exists = true
+	return &scheduler.CreateScheduleOutput{}, nil
+}
+
+func (f *fakeScheduler) UpdateSchedule(_ context.Context, in *scheduler.UpdateScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error) {
+	f.updated = append(f.updated, &scheduler.CreateScheduleInput{Name: in.Name, ScheduleExpression: in.ScheduleExpression, Target: in.Target})
+	return &scheduler.UpdateScheduleOutput{}, nil
+}
+
+// TestWakeAt: a one-time wake is a self-deleting schedule named like the
+// rule that invokes this function (unqualified ARN) with {"job": …}
+// through the scheduler role, dead letters to the cron queue; a second
+// wake moves it; without the scheduler configuration WakeAt refuses, so
+// the caller keeps the rule on.
+func TestWakeAt(t *testing.T) {
+	fs := &fakeScheduler{}
+	sw := &Switch{Client: &fakeAPI{}, Prefix: "Fb-cron-", Jobs: cron.DueOnlyJobs(cron.Schedule),
+		Scheduler: fs, Role: "arn:aws:iam::1:role/sched", DeadLetters: "arn:aws:sqs:eu-west-1:1:dlq"}
+	var _ wake.Timer = sw
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+		InvokedFunctionArn: "arn:aws:lambda:eu-west-1:1:function:Fb-cron:live"})
+	at := time.Date(2026, 11, 30, 12, 34, 56, 0, time.FixedZone("X", 3600))
+	if err := sw.WakeAt(ctx, cron.WebhookRetries, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.WakeAt(ctx, cron.WebhookRetries, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.created) != 1 || len(fs.updated) != 1 {
+		t.Fatalf("created %d updated %d", len(fs.created), len(fs.updated))
+	}
+	c := fs.created[0]
+	if *c.Name != "Fb-cron-webhook-retries" || *c.ScheduleExpression != "at(2026-11-30T11:34:56)" || c.ActionAfterCompletion != types.ActionAfterCompletionDelete ||
+		*c.Target.Arn != "arn:aws:lambda:eu-west-1:1:function:Fb-cron" || *c.Target.RoleArn != "arn:aws:iam::1:role/sched" ||
+		*c.Target.Input != `{"job":"webhook-retries"}` || *c.Target.DeadLetterConfig.Arn != "arn:aws:sqs:eu-west-1:1:dlq" {
+		t.Fatalf("schedule %+v target %+v", c, c.Target)
+	}
+	if *fs.updated[0].ScheduleExpression != "at(2026-11-30T12:34:56)" {
+		t.Fatalf("moved to %s", *fs.updated[0].ScheduleExpression)
+	}
+	if err := (&Switch{Client: &fakeAPI{}, Prefix: "p", Jobs: []string{cron.MailOutbox}}).WakeAt(ctx, cron.MailOutbox, at); err == nil {
+		t.Fatal("a function without the scheduler role set a one-time wake")
+	}
+	if err := sw.WakeAt(context.Background(), cron.MailOutbox, at); err == nil {
+		t.Fatal("a one-time wake outside a Lambda invocation")
 	}
 }
