@@ -178,7 +178,7 @@ func TestSealedLadderPlays(t *testing.T) {
 	}
 }
 
-func testSigner(t *testing.T) c2pa.Signer {
+func testSigner(t testing.TB) c2pa.Signer {
 	t.Helper()
 	ca, err := c2pa.NewCA(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32)), "test root", time.Now().Add(-time.Hour))
 	if err != nil {
