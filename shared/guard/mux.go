@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/framebroker/framebroker/shared/db"
@@ -521,7 +522,7 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request, o *outcome) erro
 			return err
 		}
 		a.Principal = p
-		session = []any{p.Session.UUID(), p.User.UUID()}
+		session = []any{pgUUID(p.Session.UUID()), pgUUID(p.User.UUID())}
 	} else {
 		var err error
 		if session, err = g.batcher.SessionArgs(token); err != nil {
@@ -541,7 +542,7 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request, o *outcome) erro
 		return notFound
 	}
 	a.Workspace = id.FromUUID[id.WorkspaceID](ws)
-	args := []any{ws, g.roles}
+	args := []any{pgUUID(ws), g.roles}
 	a.ids = make(map[string]uuid.UUID, len(g.params))
 	for _, name := range g.params {
 		u, err := resources[name].parse(r.PathValue(name))
@@ -549,7 +550,7 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request, o *outcome) erro
 			return notFound
 		}
 		a.ids[name] = u
-		args = append(args, u)
+		args = append(args, pgUUID(u))
 	}
 	args = append(args, session...)
 	err = g.member(w, r, a, args, o)
@@ -568,6 +569,10 @@ func (g *guarded) serve(w http.ResponseWriter, r *http.Request, o *outcome) erro
 	}
 	return err
 }
+
+// pgUUID is u as pgx encodes it directly (a uuid.UUID goes through its
+// driver.Valuer text form, a failed binary encode and a re-parse).
+func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
 
 // retrySafe reports whether a request may be run again after its
 // connection was lost: a read (GET or HEAD) in the guard's read-only,
