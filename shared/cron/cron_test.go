@@ -249,7 +249,7 @@ func TestSettleRaceOrder(t *testing.T) {
 // often than daily at idle), and the two whose work can wait hours (retries)
 // are Timed — the app gives exactly those a NextFunc (shared/app).
 func TestDueOnlyEntries(t *testing.T) {
-	if got := strings.Join(cron.DueOnlyJobs(cron.Schedule), ","); got != "webhook-retries,job-reconcile,mail-outbox,asset-verify" {
+	if got := strings.Join(cron.DueOnlyJobs(cron.Schedule), ","); got != "webhook-retries,job-reconcile,mail-outbox,asset-verify,ledger-full" {
 		t.Fatalf("due-only %s", got)
 	}
 	if got := strings.Join(cron.TimedJobs(cron.Schedule), ","); got != "webhook-retries,mail-outbox" {
