@@ -149,7 +149,9 @@ var FunctionAccess = map[string]Access{
 	// safety sweep wakes any due-only job with pending work.
 	cron.Function: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},
 		Executions: []string{"states:StartExecution", "states:StopExecution"},
-		Wakes:      []string{wakeWebhooks, wakeMail, wakeAssets, wakeReconcile, wakeLedger}, Settles: true},
+		Wakes:      []string{wakeWebhooks, wakeMail, wakeAssets, wakeReconcile, wakeLedger}, Settles: true,
+		// asset-verify probes the uploads it verifies (probe function).
+		Invokes: []string{ProbeFunction}},
 	// Workspace purge: removes every object and version under the
 	// workspace's prefix, signs the tombstone.
 	PurgeFunction: {Secrets: []Secret{SecretAppDatabase, SecretCron, SecretOperator, SecretKeyring},

@@ -8,13 +8,15 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/framebroker/framebroker/shared/config"
+	"github.com/framebroker/framebroker/shared/cron"
 )
 
 // TestProbeFunction: ffprobe runs in one container-image Lambda made from
 // the worker image (the same image reference as the Fargate task: by digest
 // when make deploy pushed it), with the probe bootstrap as entry point, out
 // of the VPC, with a role that writes its own logs and nothing else; only
-// assets and pipeline may invoke it, and they are told its ARN.
+// the functions that probe (assets on completion, pipeline's Probe step,
+// cron's asset-verify) may invoke it, and they are told its ARN.
 func TestProbeFunction(t *testing.T) {
 	for _, f := range variants {
 		t.Run(f.name, func(t *testing.T) {
@@ -97,8 +99,18 @@ func TestProbeFunction(t *testing.T) {
 					}
 				}
 			}
-			if len(wantInvokers) != 2 || str(invokers) != str(wantInvokers) {
-				t.Errorf("roles that may invoke the probe %v, want assets' and pipeline's %v", invokers, wantInvokers)
+			if str(invokers) != str(wantInvokers) {
+				t.Errorf("roles that may invoke the probe %v, want those FunctionAccess lets (%v)", invokers, wantInvokers)
+			}
+			// The functions that probe (app wiring: proberFromConfig) are
+			// exactly those.
+			for _, name := range []string{"assets", PipelineFunction, cron.Function} {
+				if !wantInvokers[lid(s.fns.roles[name])] {
+					t.Errorf("%s probes media but may not invoke the probe function", name)
+				}
+			}
+			if len(wantInvokers) != 3 {
+				t.Errorf("%d functions may invoke the probe, want 3 (assets, pipeline, cron's asset-verify)", len(wantInvokers))
 			}
 		})
 	}
