@@ -54,9 +54,12 @@ func TestRoundTripsPerRoute(t *testing.T) {
 		{"member GET of the member list", "GET", wsp + "/members", tok, nil, http.StatusOK, 1},
 		{"member GET of a webhook endpoint", "GET", wsp + "/webhooks/" + hook.String(), tok, nil, http.StatusOK, 1},
 		{"member GET of the webhook endpoints", "GET", wsp + "/webhooks", tok, nil, http.StatusOK, 1},
+		{"member GET of the job list", "GET", wsp + "/jobs", tok, nil, http.StatusOK, 1},
+		{"member GET of the asset list", "GET", wsp + "/assets", tok, nil, http.StatusOK, 1},
+		{"admin GET of the open invitations", "GET", wsp + "/invitations", tok, nil, http.StatusOK, 1},
 		// A GET whose handler is not split into a Read yet: the checks'
-		// batch, the handler's query, COMMIT.
-		{"member GET of the job list (handler not pipelined)", "GET", wsp + "/jobs", tok, nil, http.StatusOK, 3},
+		// batch, the handler's two queries, COMMIT.
+		{"member GET of the settings (handler not pipelined)", "GET", wsp + "/settings", tok, nil, http.StatusOK, 4},
 		{"member POST of a project (write)", "POST", wsp + "/projects", tok, map[string]string{"name": "n"}, http.StatusCreated, 4},
 		{"member PATCH of a project (write)", "PATCH", "/v1/workspaces/" + ws + "/projects/" + prj, tok, map[string]string{"description": "d"}, http.StatusOK, 4},
 		{"non-member GET (refused, 404)", "GET", "/v1/workspaces/" + ws + "/projects/" + prj, other, nil, http.StatusNotFound, 1},

@@ -133,7 +133,7 @@ func (s *Service) Routes() []guard.Route {
 			Example: `{"filename":"clip.mp4","content_type":"video/mp4","size":1048576,"sha256":"` + strings.Repeat("ab", 32) + `"}`,
 			Summary: "Declare an upload (size and SHA-256); answers a presigned PUT with its signed headers, or a multipart layout",
 			Request: createInput{}, Reply: Asset{}, Status: http.StatusCreated},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets", Policy: guard.Member(guard.Viewer), Handler: s.list,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets", Policy: guard.Member(guard.Viewer), Read: readAssets,
 			Summary: "The workspace's assets", Reply: httpx.List[Asset]{}, Query: []string{"limit", "cursor"}},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/assets/{asset}", Policy: guard.Member(guard.Viewer), Handler: s.get,
 			Summary: "An asset", Reply: Asset{}},
@@ -365,20 +365,11 @@ func (s *Service) load(ctx context.Context, a *guard.Access) (Asset, error) {
 	return as, err
 }
 
-func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "asset.List"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+assetCols+` FROM assets WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		[]any{a.Workspace}, p.After, p.Limit, scanAsset)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(as Asset) uuid.UUID { return as.ID.UUID() }))
-	return nil
-}
+// readAssets lists the workspace's assets, pipelined with the guard's
+// checks (one round trip).
+var readAssets = guard.ReadPage("asset.List", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + assetCols + ` FROM assets WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{a.Workspace}
+}, scanAsset, func(as Asset) uuid.UUID { return as.ID.UUID() })
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	as, err := loadTx(r.Context(), a.Tx, a.Workspace, a.Asset(), false)

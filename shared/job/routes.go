@@ -67,7 +67,7 @@ func (s *Service) Routes() []guard.Route {
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Editor), Handler: s.submit,
 			Example: `{"inputs":["ast_00000000000000000000000000000000"],"preset":"mp4-h264-720p"}`,
 			Summary: "Submit an encode job (Idempotency-Key; rate limited; spend reserved)", Request: submitInput{}, Reply: Job{}, Status: http.StatusAccepted},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Handler: s.list,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Read: readJobs,
 			Summary: "The workspace's jobs", Reply: httpx.List[Job]{}, Query: []string{"limit", "cursor", "status"}},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Handler: s.get,
 			Summary: "A job with its outputs", Reply: Job{}},
@@ -316,23 +316,15 @@ func checkInputs(ctx context.Context, tx pgx.Tx, ws id.WorkspaceID, in submitInp
 	return nil
 }
 
-func (s *Service) list(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "job.List"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+cols+` FROM jobs WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		[]any{a.Workspace}, p.After, p.Limit, scan)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	for i := range items {
-		items[i].Outputs = []Output{}
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(j Job) uuid.UUID { return j.ID.UUID() }))
-	return nil
-}
+// readJobs lists the workspace's jobs (without their outputs), pipelined
+// with the guard's checks (one round trip).
+var readJobs = guard.ReadPage("job.List", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + cols + ` FROM jobs WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{a.Workspace}
+}, func(row pgx.Row) (Job, error) {
+	j, err := scan(row)
+	j.Outputs = []Output{}
+	return j, err
+}, func(j Job) uuid.UUID { return j.ID.UUID() })
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
 	const op = "job.Get"

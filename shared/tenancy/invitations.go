@@ -101,7 +101,7 @@ type acceptInput struct {
 
 func (s *Service) invitationRoutes() []guard.Route {
 	return []guard.Route{
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/invitations", Policy: guard.Member(guard.Admin), Handler: s.listInvitations,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/invitations", Policy: guard.Member(guard.Admin), Read: readInvitations,
 			Summary: "The workspace's pending invitations", Reply: httpx.List[Invitation]{}, Query: []string{"limit", "cursor"}},
 		{Method: "POST", Pattern: "/v1/workspaces/{ws}/invitations", Policy: guard.Member(guard.Admin), Handler: s.invite,
 			Example: `{"email":"grace@example.com","role":"editor"}`,
@@ -127,21 +127,12 @@ func scanInvitation(row pgx.Row) (Invitation, error) {
 	return inv, err
 }
 
-func (s *Service) listInvitations(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
-	const op = "tenancy.ListInvitations"
-	p, err := httpx.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	items, err := db.ListPage(r.Context(), a.Tx, `SELECT `+invitationCols+` FROM invitations
-		WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3`,
-		[]any{a.Workspace}, p.After, p.Limit, scanInvitation)
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	httpx.JSON(w, http.StatusOK, httpx.NewList(p, items, func(i Invitation) uuid.UUID { return i.ID.UUID() }))
-	return nil
-}
+// readInvitations lists the workspace's open invitations, pipelined with
+// the guard's checks (one round trip).
+var readInvitations = guard.ReadPage("tenancy.ListInvitations", func(a *guard.Access) (string, []any) {
+	return `SELECT ` + invitationCols + ` FROM invitations
+		WHERE workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3`, []any{a.Workspace}
+}, scanInvitation, func(i Invitation) uuid.UUID { return i.ID.UUID() })
 
 // invite records an invitation and queues the mail with its link in the
 // same transaction (the mail outbox). The reply
