@@ -73,7 +73,14 @@ type claimed struct {
 	ws       id.WorkspaceID
 }
 
+// claim leases up to n due deliveries. It runs outside ctx (bounded by
+// claimTimeout): a claim cancelled on the wire may still run on the server
+// and lease rows nobody attempts until the lease runs out (seen under load
+// when a dispatcher stopped mid-claim); waiting for its answer tells the
+// caller exactly what it holds.
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]claimed, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
 	rows, err := d.s.pool.Query(ctx, `SELECT delivery_id, workspace_id FROM webhook_claim($1, $2, $3, $4)`,
 		d.s.now(), d.Lease, d.PerEndpoint, n)
 	if err != nil {
@@ -148,6 +155,15 @@ func (d *Dispatcher) loop(ctx context.Context, untilIdle bool, wake <-chan struc
 			default:
 				lastErr = err
 				slog.ErrorContext(ctx, "webhook claim failed", "err", err)
+			}
+			if ctx.Err() != nil && len(cs) > 0 {
+				// Stopped during the claim: hand the leases back.
+				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+				for _, c := range cs {
+					d.release(bg, c)
+				}
+				cancel()
+				cs = nil
 			}
 			got = len(cs)
 			for _, c := range cs {
@@ -260,6 +276,13 @@ func (o outcome) ok() bool { return o.status >= 200 && o.status < 300 }
 
 func (d *Dispatcher) attempt(ctx context.Context, c claimed) {
 	t, err := d.load(ctx, c)
+	if err != nil && ctx.Err() != nil {
+		// Shut down before the attempt: free the lease (see below).
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		d.release(bg, c)
+		return
+	}
 	if err != nil {
 		slog.ErrorContext(ctx, "webhook load failed", "delivery", c.delivery.String(), "err", err)
 		return // the lease expires and a later run retries
@@ -270,12 +293,34 @@ func (d *Dispatcher) attempt(ctx context.Context, c claimed) {
 	}
 	o := d.send(ctx, t)
 	if ctx.Err() != nil {
-		return // abandoned (shutdown): the lease expires, the attempt is made again
+		// Shut down mid-attempt. An answer that arrived is recorded (else
+		// the receiver gets the same delivery again once the lease runs
+		// out); an attempt cut short frees its lease, so the next
+		// dispatcher attempts it at once instead of after Lease. Either
+		// way outside the cancelled context, briefly.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		if o.status != 0 {
+			if err := d.record(bg, c, t, o); err != nil {
+				slog.WarnContext(bg, "webhook record at shutdown failed; the lease expires and the attempt is made again", "delivery", c.delivery.String(), "err", err)
+			}
+			return
+		}
+		d.release(bg, c)
+		return
 	}
 	if err := d.record(ctx, c, t, o); err != nil && ctx.Err() == nil {
 		slog.ErrorContext(ctx, "webhook record failed", "delivery", c.delivery.String(), "err", err)
 	}
 }
+
+// shutdownGrace bounds what an attempt still writes after its dispatcher
+// was stopped (its outcome, or the release of its lease); claimTimeout
+// bounds a claim.
+const (
+	shutdownGrace = 5 * time.Second
+	claimTimeout  = 30 * time.Second
+)
 
 // release drops the lease of a delivery that is no longer to be attempted
 // (delivered meanwhile, or its endpoint disabled).

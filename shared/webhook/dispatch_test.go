@@ -323,3 +323,54 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("left %v", data)
 	}
 }
+
+// TestShutdownFreesLease: a dispatcher stopped while an attempt is in
+// flight (the receiver has the request and has not answered) frees that
+// delivery's lease before Run returns, records no attempt, and leaves the
+// delivery pending, so the next dispatcher attempts it at once rather than
+// after the lease (Timeout + 45 s) runs out.
+func TestShutdownFreesLease(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Follow()
+	got := make(chan struct{}, 1)
+	rv := newReceiver(t, e.clock, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		got <- struct{}{}
+		<-r.Context().Done()
+	})
+	e.hook(rv.URL)
+	e.enqueue("job.completed", map[string]string{"job": "job_1"})
+	d := e.svc.NewDispatcher()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Run(ctx) }()
+	select {
+	case <-got:
+	case <-time.After(time.Minute):
+		t.Fatal("the receiver never got the delivery")
+	}
+	var leased bool
+	if err := e.db.Owner.QueryRow(context.Background(), `SELECT lease_until IS NOT NULL FROM webhook_deliveries`).Scan(&leased); err != nil || !leased {
+		t.Fatalf("in flight: leased %v, %v", leased, err)
+	}
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after its context ended")
+	}
+	var st string
+	var attempts int
+	var lease *time.Time
+	err := e.db.Owner.QueryRow(context.Background(), `SELECT status, attempts, lease_until FROM webhook_deliveries`).Scan(&st, &attempts, &lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded int
+	_ = e.db.Owner.QueryRow(context.Background(), `SELECT count(*) FROM webhook_attempts`).Scan(&recorded)
+	if st != "pending" || attempts != 0 || lease != nil || recorded != 0 {
+		t.Fatalf("after shutdown: status %s, attempts %d, lease %v, %d attempt records; want pending, 0, none, 0", st, attempts, lease, recorded)
+	}
+}
