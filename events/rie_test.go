@@ -29,6 +29,15 @@ var (
 	buildLog  []byte
 )
 
+// TestMain removes the built functions (about 550 MB) when the tests end.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
 // buildFunctions builds every functions/<fn> for the host, as `make build`
 // does for Lambda (lambda.norpc, no cgo, trimmed), once per test binary.
 func buildFunctions(t *testing.T) string {
