@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 	code := m.Run()
 	jsii.Close()
+	for _, d := range tempDirs {
+		_ = os.RemoveAll(d)
+	}
 	os.Exit(code)
 }
 
@@ -59,6 +62,9 @@ type fixture struct {
 var (
 	fixtures   = map[string]*fixture{}
 	fixturesMu sync.Mutex
+	// tempDirs are the fixtures' assets and cloud assemblies, which live as
+	// long as the package's tests (TestMain removes them).
+	tempDirs []string
 )
 
 // assets writes placeholder bootstraps for every function: the template
@@ -69,6 +75,7 @@ func assets(t *testing.T, fns []string) (lambdaDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tempDirs = append(tempDirs, dir)
 	lambdaDir = filepath.Join(dir, "lambda")
 	for _, fn := range fns {
 		if err := os.MkdirAll(filepath.Join(lambdaDir, fn), 0o755); err != nil {
@@ -105,6 +112,7 @@ func synth(t *testing.T, variant string, set func(*Props)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tempDirs = append(tempDirs, outdir)
 	app := awscdk.NewApp(&awscdk.AppProps{Context: ptr(FeatureFlags()), Outdir: jsii.String(outdir)})
 	s := New(app, "Framebroker", p)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
