@@ -35,6 +35,7 @@ func TestRoundTripsPerRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	wsp := "/v1/workspaces/" + ws
+	asset := e.UploadAsset(tok, ws, "blob.bin", "application/octet-stream", []byte("round trips"))
 
 	cases := []struct {
 		name         string
@@ -56,6 +57,7 @@ func TestRoundTripsPerRoute(t *testing.T) {
 		{"member GET of the webhook endpoints", "GET", wsp + "/webhooks", tok, nil, http.StatusOK, 1},
 		{"member GET of the job list", "GET", wsp + "/jobs", tok, nil, http.StatusOK, 1},
 		{"member GET of the asset list", "GET", wsp + "/assets", tok, nil, http.StatusOK, 1},
+		{"member GET of an asset (complete: presigned download)", "GET", wsp + "/assets/" + asset, tok, nil, http.StatusOK, 1},
 		{"admin GET of the open invitations", "GET", wsp + "/invitations", tok, nil, http.StatusOK, 1},
 		// A GET whose handler is not split into a Read yet: the checks'
 		// batch, the handler's two queries, COMMIT.

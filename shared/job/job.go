@@ -75,18 +75,25 @@ func Load(ctx context.Context, q db.Querier, ws id.WorkspaceID, j id.JobID, lock
 	return out, err
 }
 
-// LoadOutputs reads a job's registered outputs.
-func LoadOutputs(ctx context.Context, q db.Querier, ws id.WorkspaceID, j id.JobID) ([]Output, error) {
-	rows, err := q.Query(ctx, `SELECT o.name, a.id, encode(a.sha256, 'hex'), a.size, a.content_type, a.object_key
-		FROM job_outputs o JOIN assets a ON a.id = o.asset_id WHERE o.job_id = $1 AND o.workspace_id = $2 ORDER BY o.name`, j, ws)
-	if err != nil {
-		return nil, err
-	}
+// outputsSQL reads a job's registered outputs ($1 job, $2 workspace).
+const outputsSQL = `SELECT o.name, a.id, encode(a.sha256, 'hex'), a.size, a.content_type, a.object_key
+		FROM job_outputs o JOIN assets a ON a.id = o.asset_id WHERE o.job_id = $1 AND o.workspace_id = $2 ORDER BY o.name`
+
+func scanOutputs(rows pgx.Rows) ([]Output, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Output, error) {
 		var o Output
 		err := r.Scan(&o.Name, &o.Asset, &o.SHA256, &o.Size, &o.ContentType, &o.key)
 		return o, err
 	})
+}
+
+// LoadOutputs reads a job's registered outputs.
+func LoadOutputs(ctx context.Context, q db.Querier, ws id.WorkspaceID, j id.JobID) ([]Output, error) {
+	rows, err := q.Query(ctx, outputsSQL, j, ws)
+	if err != nil {
+		return nil, err
+	}
+	return scanOutputs(rows)
 }
 
 // Event is one entry of a job's audit trail.

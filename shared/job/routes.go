@@ -69,7 +69,7 @@ func (s *Service) Routes() []guard.Route {
 			Summary: "Submit an encode job (Idempotency-Key; rate limited; spend reserved)", Request: submitInput{}, Reply: Job{}, Status: http.StatusAccepted},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs", Policy: guard.Member(guard.Viewer), Read: readJobs,
 			Summary: "The workspace's jobs", Reply: httpx.List[Job]{}, Query: []string{"limit", "cursor", "status"}},
-		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Handler: s.get,
+		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}", Policy: guard.Member(guard.Viewer), Read: s.readJob,
 			Summary: "A job with its outputs", Reply: Job{}},
 		{Method: "GET", Pattern: "/v1/workspaces/{ws}/jobs/{job}/trail", Policy: guard.Member(guard.Viewer), Handler: s.trail,
 			Summary: "The job's audit trail (T-05)", Reply: trailPage{}, Query: []string{"after", "limit"}},
@@ -326,25 +326,36 @@ var readJobs = guard.ReadPage("job.List", func(a *guard.Access) (string, []any) 
 	return j, err
 }, func(j Job) uuid.UUID { return j.ID.UUID() })
 
-func (s *Service) get(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
+// readJob reads the path's job and its outputs, pipelined with the
+// guard's checks (one round trip), and presigns the outputs' downloads.
+func (s *Service) readJob(_ *http.Request, a *guard.Access, b *pgx.Batch) guard.HandlerFunc {
 	const op = "job.Get"
-	j, err := Load(r.Context(), a.Tx, a.Workspace, a.Job(), false)
-	if errors.Is(err, ErrNotFound) {
-		return guard.NotFound()
-	}
-	if err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	if j.Outputs, err = LoadOutputs(r.Context(), a.Tx, a.Workspace, j.ID); err != nil {
-		return problem.Wrap(op, problem.Internal, err)
-	}
-	for i := range j.Outputs {
-		if j.Outputs[i].DownloadURL, err = s.store.PresignGet(r.Context(), j.Outputs[i].key, s.ttl); err != nil {
-			return problem.Wrap(op, problem.Internal, err)
+	var j Job
+	var jobErr, outErr error
+	b.Queue(`SELECT `+cols+` FROM jobs WHERE id = $1 AND workspace_id = $2`, a.Job(), a.Workspace).QueryRow(func(row pgx.Row) error {
+		j, jobErr = scan(row)
+		return nil
+	})
+	b.Queue(outputsSQL, a.Job(), a.Workspace).Query(func(rows pgx.Rows) error {
+		j.Outputs, outErr = scanOutputs(rows)
+		return nil
+	})
+	return func(w http.ResponseWriter, r *http.Request, _ *guard.Access) error {
+		if jobErr != nil {
+			return guard.NotFoundOr(op, jobErr)
 		}
+		if outErr != nil {
+			return problem.Wrap(op, problem.Internal, outErr)
+		}
+		for i := range j.Outputs {
+			var err error
+			if j.Outputs[i].DownloadURL, err = s.store.PresignGet(r.Context(), j.Outputs[i].key, s.ttl); err != nil {
+				return problem.Wrap(op, problem.Internal, err)
+			}
+		}
+		httpx.JSON(w, http.StatusOK, j)
+		return nil
 	}
-	httpx.JSON(w, http.StatusOK, j)
-	return nil
 }
 
 func (s *Service) trail(w http.ResponseWriter, r *http.Request, a *guard.Access) error {
