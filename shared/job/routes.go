@@ -237,8 +237,13 @@ func (s *Service) start(ctx context.Context, j *Job) error {
 		return &problem.Error{Op: op, Kind: problem.Unavailable, Detail: "no encode provider is available; the job was not started", RetryAfter: time.Minute, Err: err}
 	}
 	err = db.InWorkspace(ctx, s.pool, j.Workspace.UUID().String(), func(tx pgx.Tx) error {
-		_, err := SetExecution(ctx, tx, j.Workspace, j.ID, provider, exec)
-		return err
+		set, err := SetExecution(ctx, tx, j.Workspace, j.ID, provider, exec)
+		if err != nil || !set {
+			return err
+		}
+		// When the execution started: the trail's timeline (runner start
+		// is from here to the first step) shows what a job waits for.
+		return Trail(ctx, tx, j.Workspace, j.ID, "dispatched", 1, map[string]any{"provider": provider})
 	})
 	if err != nil {
 		// Started but not recorded: the reconcile cron fails it as stalled

@@ -37,6 +37,7 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 	p, _ := preset.Lookup("mp4-h264-720p")
 
 	var pipe, raw time.Duration
+	fixed := map[string]time.Duration{} // summed over runs, per span name
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -55,6 +56,9 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 			b.Fatalf("execution %v %v", res, err)
 		}
 		pipe += time.Since(t0)
+		for _, sp := range timeline(b, e, ws, jid.String()) {
+			fixed[sp.Name] += sp.Duration
+		}
 
 		out := b.TempDir()
 		t0 = time.Now()
@@ -69,4 +73,20 @@ func BenchmarkPipelineVsFFmpeg(b *testing.B) {
 	b.ReportMetric(pipe.Seconds()/n, "pipeline-s")
 	b.ReportMetric(raw.Seconds()/n, "ffmpeg-s")
 	b.ReportMetric(pipe.Seconds()/raw.Seconds(), "ratio")
+	// Where the rest went (the job's trail, see pipeline.Timeline): the
+	// fixed cost is everything but the worker's encode.
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
+	var total time.Duration
+	for name, d := range fixed {
+		if name != "encode" {
+			total += d
+		}
+	}
+	b.ReportMetric(ms(total), "fixed-ms")
+	b.ReportMetric(ms(fixed["dispatch"]), "dispatch-ms")
+	b.ReportMetric(ms(fixed["runner start"]), "runner-start-ms")
+	b.ReportMetric(ms(fixed["transition"]), "transitions-ms")
+	b.ReportMetric(ms(fixed["probe"]+fixed["presign"]+fixed["verify and record"]+fixed["notify"]), "steps-ms")
+	b.ReportMetric(ms(fixed["worker start"]), "worker-start-ms")
+	b.ReportMetric(ms(fixed["encode"]), "encode-ms")
 }

@@ -99,6 +99,28 @@ func wait(t testing.TB, e *apptest.Env, tok, ws, job string) map[string]any {
 	return nil
 }
 
+// timeline reads a job's trail (as the owner) and lays it out.
+func timeline(t testing.TB, e *apptest.Env, ws, jobID string) []pipeline.Span {
+	t.Helper()
+	var w id.WorkspaceID
+	var j id.JobID
+	if err := w.UnmarshalText([]byte(ws)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.UnmarshalText([]byte(jobID)); err != nil {
+		t.Fatal(err)
+	}
+	events, err := job.LoadTrail(context.Background(), e.DB.Owner, w, j, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, err := pipeline.Timeline(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spans
+}
+
 func trail(t testing.TB, e *apptest.Env, tok, ws, job string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
@@ -173,6 +195,20 @@ func TestJobEndToEnd(t *testing.T) {
 	for _, s := range []string{"queued", "probed", "presigned", "verified", "recorded", "notified"} {
 		if len(stage(events, s)) == 0 {
 			t.Errorf("trail lacks %q: %v", s, events)
+		}
+	}
+	// The trail times every stretch of the job, encode and fixed cost.
+	spans := timeline(t, e, ws, jobID)
+	names := map[string]bool{}
+	for i, sp := range spans {
+		names[sp.Name] = true
+		if sp.Duration < 0 {
+			t.Errorf("span %d %q lasts %s", i, sp.Name, sp.Duration)
+		}
+	}
+	for _, n := range []string{"dispatch", "runner start", "probe", "transition", "presign", "worker start", "encode", "verify and record", "notify"} {
+		if !names[n] {
+			t.Errorf("timeline lacks %q: %+v", n, spans)
 		}
 	}
 	rec := stage(events, "recorded")[0]["detail"].(map[string]any)

@@ -131,6 +131,7 @@ func (s *Steps) Handle(ctx context.Context, p Payload) (any, error) {
 	if p.Attempt == 0 {
 		p.Attempt = 1
 	}
+	ctx = context.WithValue(ctx, enteredKey{}, time.Now())
 	switch p.Step {
 	case spec.StepProbe:
 		return s.probe(ctx, p)
@@ -255,10 +256,10 @@ func (s *Steps) probe(ctx context.Context, p Payload) (any, error) {
 	err := s.withInputs(ctx, p, func(tx pgx.Tx, j job.Job, _ []inputInfo) error {
 		detail := map[string]any{"inputs": probed}
 		if j.Status != job.Queued { // a redelivered probe: already running
-			return job.Trail(ctx, tx, p.Workspace, p.Job, "probed", p.Attempt, detail)
+			return job.Trail(ctx, tx, p.Workspace, p.Job, "probed", p.Attempt, timed(ctx, detail))
 		}
 		_, err := s.Jobs.Move(ctx, tx, p.Workspace, j.ID, job.Move{To: job.Running, Reason: job.ReasonStarted, Actor: "system:pipeline",
-			Duration: &res.Duration, Stage: "probed", Detail: detail})
+			Duration: &res.Duration, Stage: "probed", Detail: timed(ctx, detail)})
 		return err
 	})
 	return res, err
@@ -293,10 +294,10 @@ func (s *Steps) presign(ctx context.Context, p Payload) (any, error) {
 		if err := job.SetAttempt(ctx, tx, p.Workspace, j.ID, p.Attempt); err != nil {
 			return err
 		}
-		return job.Trail(ctx, tx, p.Workspace, p.Job, "presigned", p.Attempt, map[string]any{
+		return job.Trail(ctx, tx, p.Workspace, p.Job, "presigned", p.Attempt, timed(ctx, map[string]any{
 			"prefix": broker.AttemptPrefix(p.Workspace, p.Job, p.Attempt), "expires_at": g.ExpiresAt,
 			"ttl_seconds": int(s.Broker.TTL.Seconds()), "outputs": len(pr.Outputs), "inputs": len(ins),
-		})
+		}))
 	})
 	return res, err
 }
@@ -449,12 +450,12 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "verified", p.Attempt, map[string]any{"outputs": registered}); err != nil {
 			return err
 		}
-		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "recorded", p.Attempt, map[string]any{
+		if err := job.Trail(ctx, tx, p.Workspace, p.Job, "recorded", p.Attempt, timed(ctx, map[string]any{
 			"encoder_version": rep.EncoderVersion, "image_digest": p.ImageDigest,
 			"ffmpeg_argv": broker.RedactAll(rep.FFmpegArgv), "worker_argv": broker.RedactAll(rep.WorkerArgv),
 			"inputs": inputs, "outputs": registered, "timings_ms": rep.TimingsMS,
 			"worker_started_at": rep.StartedAt, "worker_finished_at": rep.FinishedAt, "worker_environment": rep.Environment,
-		}); err != nil {
+		})); err != nil {
 			return err
 		}
 		_, err = s.Jobs.Move(ctx, tx, p.Workspace, j.ID, job.Move{To: job.Completed, Reason: job.ReasonVerified, Actor: "system:pipeline"})
@@ -468,7 +469,7 @@ func (s *Steps) verify(ctx context.Context, p Payload) (any, error) {
 
 func (s *Steps) notify(ctx context.Context, p Payload) (any, error) {
 	err := s.tx(ctx, p.Workspace, func(tx pgx.Tx) error {
-		return job.Trail(ctx, tx, p.Workspace, p.Job, "notified", p.Attempt, map[string]any{"event": "job.completed"})
+		return job.Trail(ctx, tx, p.Workspace, p.Job, "notified", p.Attempt, timed(ctx, map[string]any{"event": "job.completed"}))
 	})
 	return map[string]any{"notified": true}, err
 }
