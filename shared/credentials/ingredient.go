@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,6 +31,12 @@ func (s *Sealer) ReadIngredient(ctx context.Context, key string, size int64, key
 	}
 	r := &rangeReader{ctx: ctx, http: s.client(), url: get, size: size}
 	ic, err := c2pa.ReadIngredient(r, size, c2pa.VerifyOptions{TrustLeaf: IssuedBy(keys)})
+	if errors.Is(r.err, errGone) {
+		// The input was deleted since the worker read it: the ingredient
+		// keeps its name and SHA-256, without a manifest.
+		slog.WarnContext(ctx, "content credentials: the input is gone; its own credentials are not carried", "key", key)
+		return nil, nil
+	}
 	if r.err != nil {
 		return nil, r.err // a transport failure, not a verdict on the file
 	}
@@ -45,6 +52,9 @@ func (s *Sealer) client() *http.Client {
 	}
 	return http.DefaultClient
 }
+
+// errGone: the object no longer exists.
+var errGone = errors.New("the object does not exist")
 
 // rangeBlock is how much one range request reads.
 const rangeBlock = 4 << 20
@@ -102,6 +112,9 @@ func (r *rangeReader) fetch(start int64) error {
 		return r.fail(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return r.fail(errGone)
+	}
 	want := end - start + 1
 	if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-%d/", start, end)) {
 		return r.fail(fmt.Errorf("range read: status %d, Content-Range %q", resp.StatusCode, resp.Header.Get("Content-Range")))

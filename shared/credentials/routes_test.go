@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,4 +103,54 @@ func sealJPEG(t *testing.T, s c2pa.Signer) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// TestReadIngredientThroughTheStore reads inputs as the Verify step does
+// (presigned range GETs): a sealed JPEG's credentials come back verified
+// and trusted by the keyring's keys; a tampered one comes back with its
+// failure in the report; an input deleted since the worker read it (404)
+// yields none rather than failing the job.
+func TestReadIngredientThroughTheStore(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	sealer := e.App.Pipeline.Steps.Credentials
+	keys, err := e.App.Keys.PublicKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sealer.Issuer.Signer(ctx, id.New[id.WorkspaceID]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := sealJPEG(t, signer)
+	bad := bytes.Clone(signed)
+	bad[len(bad)-10] ^= 1
+	put := func(key string, b []byte) {
+		t.Helper()
+		url, err := sealer.Store.PresignPut(ctx, key, "image/jpeg", int64(len(b)), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("PUT", url, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "image/jpeg")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("put %s: %v %v", key, err, res)
+		}
+		res.Body.Close()
+	}
+	put("test/signed.jpg", signed)
+	put("test/bad.jpg", bad)
+
+	ic, err := sealer.ReadIngredient(ctx, "test/signed.jpg", int64(len(signed)), keys)
+	if err != nil || ic == nil || !ic.Report.Valid || !ic.Report.Trusted {
+		t.Fatalf("sealed input: %v %+v", err, ic)
+	}
+	ic, err = sealer.ReadIngredient(ctx, "test/bad.jpg", int64(len(bad)), keys)
+	if err != nil || ic == nil || ic.Report.Valid || len(c2pa.IngredientFailures(ic.Report)) == 0 {
+		t.Fatalf("tampered input: %v %+v", err, ic)
+	}
+	if ic, err := sealer.ReadIngredient(ctx, "test/gone.jpg", 1000, keys); err != nil || ic != nil {
+		t.Fatalf("deleted input: %v %+v", err, ic)
+	}
 }
