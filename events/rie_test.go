@@ -226,3 +226,30 @@ func TestColdStartFailsLoudly(t *testing.T) {
 		})
 	}
 }
+
+// LambdaZipLimitMiB is Lambda's limit for a zip function and its layers,
+// unzipped (262,144,000 bytes). No function has a layer (ffprobe runs in
+// the probe image function: infra/stack checkLambdas refuses layers).
+const LambdaZipLimitMiB = 250
+
+// TestBootstrapsFitLambda: every function's bootstrap is under Lambda's
+// unzipped limit, measured on the host build (not stripped, so larger than
+// make build's arm64 bootstraps).
+func TestBootstrapsFitLambda(t *testing.T) {
+	bins := buildFunctions(t)
+	entries, err := os.ReadDir(bins)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no bootstraps in %s: %v", bins, err)
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mib := float64(fi.Size()) / (1 << 20)
+		t.Logf("%-14s %5.1f MiB", e.Name(), mib)
+		if mib >= LambdaZipLimitMiB {
+			t.Errorf("%s is %.1f MiB, over Lambda's %d MiB for a zip function", e.Name(), mib, LambdaZipLimitMiB)
+		}
+	}
+}
