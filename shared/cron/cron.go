@@ -138,9 +138,10 @@ type JobFunc func(ctx context.Context) (any, error)
 // (unless NextFunc says all of it is due far enough ahead).
 type PendingFunc func(ctx context.Context) (bool, error)
 
-// NextFunc is when a due-only job's earliest pending work falls due (the
-// zero time or a past one: now). Jobs whose work can wait hours (webhook
-// and mail retries) have one.
+// NextFunc is when a due-only job's earliest pending work falls due. A
+// zero or past time reads as "due now" (the safe reading: the schedule
+// stays on), whether the work is due or was finished meanwhile. Jobs whose
+// work can wait hours (webhook and mail retries) have one.
 type NextFunc func(ctx context.Context) (time.Time, error)
 
 // SleepHorizon is how far ahead the earliest pending work must be for a
