@@ -85,7 +85,7 @@ var watched = []string{
 	"shared/keyring", "shared/ledger", "shared/mail", "shared/media", "shared/openapi", "shared/pages",
 	"shared/pipeline", "shared/pipeline/sfnaws", "shared/pipeline/sfnlocal", "shared/privacy", "shared/provenance",
 	"shared/reconcile", "shared/tenancy", "shared/webhook", "shared/lambdafn/coldstart",
-	stripe, s3, stepFunctions, secretsManager,
+	stripe, s3, stepFunctions, secretsManager, awsDefaultChain, oidc,
 	templateExec,
 }
 
@@ -107,7 +107,8 @@ var (
 	signing = []string{"shared/provenance", "shared/credentials", "shared/c2pa", "shared/ledger", "shared/job", "shared/webhook"}
 	// steps are the state machine's step handlers on the media store.
 	steps = []string{"shared/pipeline", "shared/job", "shared/billing", "shared/ledger", "shared/webhook", "shared/asset",
-		"shared/media", "shared/broker", "shared/credentials", "shared/c2pa", "shared/provenance", "shared/blob/s3blob", s3}
+		"shared/media", "shared/broker", "shared/credentials", "shared/c2pa", "shared/provenance", "shared/blob/s3blob", s3,
+		awsDefaultChain}
 )
 
 const (
@@ -115,6 +116,13 @@ const (
 	s3             = "github.com/aws/aws-sdk-go-v2/service/s3"
 	stepFunctions  = "github.com/aws/aws-sdk-go-v2/service/sfn"
 	stripe         = "github.com/stripe/stripe-go/v85"
+	// awsDefaultChain is the SDK's default configuration (shared config
+	// files, SSO, STS, IMDS): only where a media store, Step Functions or
+	// the probe Lambda client is built; Secrets Manager and EventBridge
+	// clients use the Lambda environment (lambdafn/awsenv).
+	awsDefaultChain = "github.com/aws/aws-sdk-go-v2/config"
+	// oidc is the OAuth providers' discovery (auth only).
+	oidc = "github.com/coreos/go-oidc/v3/oidc"
 )
 
 func set(groups ...[]string) []string {
@@ -135,20 +143,21 @@ func set(groups ...[]string) []string {
 // pages (auth, provenance).
 var linkedSets = map[string][]string{
 	"health":       {},
-	"authorizer":   set([]string{"shared/identity", "shared/app/identitywire", "shared/config", "shared/keyring", "shared/lambdafn/coldstart", secretsManager}),
+	"authorizer":   set([]string{"shared/identity", "shared/config", "shared/keyring", "shared/lambdafn/coldstart", secretsManager}),
 	"migrate":      set([]string{"shared/lambdafn/coldstart", secretsManager}),
 	"keyring-init": set([]string{"shared/keyring", "shared/lambdafn/coldstart", secretsManager}),
-	"auth":         set(routed, []string{"shared/mail", "shared/pages", templateExec}),
+	"auth":         set(routed, []string{"shared/mail", "shared/pages", templateExec, oidc}),
 	"ledger":       set(routed, []string{"shared/ledger"}),
 	"releases":     set(routed, signing),
-	"provenance":   set(routed, signing, []string{"shared/mail", "shared/openapi", "shared/pages", templateExec}),
-	"assets":       set(routed, []string{"shared/asset", "shared/media", "shared/blob/s3blob", s3, "shared/ledger", "shared/webhook"}),
-	"checkout":     set(routed, []string{"shared/billing", "shared/ledger", stripe}),
-	"webhooks":     set(routed, []string{"shared/webhook", "shared/billing", "shared/ledger", "shared/tenancy"}),
+	// oidc: template execution keeps the providers' exported methods.
+	"provenance": set(routed, signing, []string{"shared/mail", "shared/openapi", "shared/pages", templateExec, oidc}),
+	"assets":     set(routed, []string{"shared/asset", "shared/media", "shared/blob/s3blob", s3, awsDefaultChain, "shared/ledger", "shared/webhook"}),
+	"checkout":   set(routed, []string{"shared/billing", "shared/ledger", stripe}),
+	"webhooks":   set(routed, []string{"shared/webhook", "shared/billing", "shared/ledger", "shared/tenancy"}),
 	"workspaces": set(routed, []string{"shared/tenancy", "shared/credentials", "shared/c2pa", "shared/privacy", "shared/billing",
 		"shared/ledger", "shared/mail", "shared/webhook"}),
 	"jobs": set(routed, []string{"shared/job", "shared/billing", "shared/ledger", "shared/tenancy", "shared/webhook", "shared/mail",
-		"shared/pipeline", "shared/pipeline/sfnaws", "shared/blob/s3blob", s3, stepFunctions}),
+		"shared/pipeline", "shared/pipeline/sfnaws", "shared/blob/s3blob", s3, stepFunctions, awsDefaultChain}),
 	"pipeline": set(appBase, steps),
 	"cron": set(routed, steps, []string{"shared/cron", "shared/tenancy", "shared/privacy", "shared/reconcile", "shared/mail",
 		"shared/pipeline/sfnaws", stepFunctions}),

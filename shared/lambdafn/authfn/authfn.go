@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/framebroker/framebroker/shared/app/identitywire"
 	"github.com/framebroker/framebroker/shared/identity"
 	"github.com/framebroker/framebroker/shared/lambdafn"
 	"github.com/framebroker/framebroker/shared/lambdafn/coldstart"
@@ -25,5 +24,8 @@ func Main() {
 	if err != nil {
 		lambdafn.Fatal("cold start", err, "function", Function)
 	}
-	lambda.Start(lambdafn.Authorizer(identity.NewService(st.Pool, identitywire.FromConfig(st.Config)...)))
+	// Authenticate reads sessions only: none of the configured options
+	// (public URL, TOTP key, OAuth providers, mail) takes part, so the
+	// authorizer wires none of them and links no OAuth/OIDC client.
+	lambda.Start(lambdafn.Authorizer(identity.NewService(st.Pool)))
 }

@@ -14,11 +14,11 @@ import (
 	"net/url"
 	"strings"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/framebroker/framebroker/shared/config"
 	"github.com/framebroker/framebroker/shared/lambdafn"
+	"github.com/framebroker/framebroker/shared/lambdafn/awsenv"
 )
 
 // SecretGetter reads a secret's string value.
@@ -134,17 +134,28 @@ func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get
 	}, nil
 }
 
+// NewSecretsManagerClient is the Secrets Manager client of a Lambda
+// function: its role's credentials and region from the environment
+// (awsenv), AWS_ENDPOINT_URL_SECRETS_MANAGER honoured.
+func NewSecretsManagerClient() (*secretsmanager.Client, error) {
+	cfg, err := awsenv.Config()
+	if err != nil {
+		return nil, err
+	}
+	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = awsenv.Endpoint("SECRETS_MANAGER") }), nil
+}
+
 // secretsManager is the SecretGetter over AWS Secrets Manager, built on
 // first use with the Lambda role's credentials.
 type secretsManager struct{ client *secretsmanager.Client }
 
 func (s *secretsManager) SecretString(ctx context.Context, arn string) (string, error) {
 	if s.client == nil {
-		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		c, err := NewSecretsManagerClient()
 		if err != nil {
 			return "", err
 		}
-		s.client = secretsmanager.NewFromConfig(cfg)
+		s.client = c
 	}
 	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
 	if err != nil {

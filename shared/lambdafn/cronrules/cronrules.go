@@ -19,10 +19,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+
+	"github.com/framebroker/framebroker/shared/lambdafn/awsenv"
 )
 
 // EnvRulePrefix is the prefix of the due-only rules' names ("<stack>-cron-");
@@ -69,22 +70,25 @@ type Switch struct {
 }
 
 // FromEnv is the Switch of this function (nil without EnvRulePrefix): the
-// default AWS configuration (the function's role, AWS_REGION).
+// function's role and region from the environment (awsenv).
 func FromEnv(ctx context.Context, jobs []string) (*Switch, error) {
 	prefix := os.Getenv(EnvRulePrefix)
 	if prefix == "" {
 		return nil, nil
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := awsenv.Config()
 	if err != nil {
 		return nil, fmt.Errorf("cronrules: aws config: %w", err)
 	}
 	// A throttled wake is retried a little longer than the SDK's default:
 	// a wake that still fails leaves the work to the daily sweep.
-	client := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.RetryMaxAttempts = 6 })
+	client := eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
+		o.RetryMaxAttempts = 6
+		o.BaseEndpoint = awsenv.Endpoint("EVENTBRIDGE")
+	})
 	sw := &Switch{Client: client, Prefix: prefix, Jobs: jobs}
 	if role := os.Getenv(EnvSchedulerRole); role != "" {
-		sw.Scheduler, sw.Role, sw.DeadLetters = scheduler.NewFromConfig(cfg), role, os.Getenv(EnvDeadLetters)
+		sw.Scheduler, sw.Role, sw.DeadLetters = scheduler.NewFromConfig(cfg, func(o *scheduler.Options) { o.BaseEndpoint = awsenv.Endpoint("SCHEDULER") }), role, os.Getenv(EnvDeadLetters)
 	}
 	return sw, nil
 }

@@ -65,6 +65,12 @@ func TestFromEnv(t *testing.T) {
 	}
 	t.Setenv(EnvRulePrefix, "S-cron-")
 	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	if _, err := FromEnv(context.Background(), nil); err == nil {
+		t.Fatal("a rule prefix without the role's credentials in the environment was accepted")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	sw, err := FromEnv(context.Background(), []string{cron.JobReconcile})
 	if err != nil || sw == nil || sw.Prefix != "S-cron-" {
 		t.Fatalf("%+v %v", sw, err)

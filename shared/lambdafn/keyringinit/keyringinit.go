@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/framebroker/framebroker/shared/keyring"
@@ -84,11 +83,11 @@ type secretsManager struct {
 // PutSecretString stores value as the secret's new current version.
 func (s *secretsManager) PutSecretString(ctx context.Context, arn, value string) error {
 	if s.client == nil {
-		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		c, err := coldstart.NewSecretsManagerClient()
 		if err != nil {
 			return err
 		}
-		s.client = secretsmanager.NewFromConfig(cfg)
+		s.client = c
 	}
 	_, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &arn, SecretString: &value})
 	return err
