@@ -38,6 +38,11 @@ func start(function string, wire app.Wire) *app.App {
 	}
 	if sw != nil {
 		a.Waker.Set(sw)
+	} else {
+		// It was not granted any wake (infra/stack FunctionAccess Wakes):
+		// work it commits for a due-only job waits for the daily sweep,
+		// which is a wiring bug worth a log line.
+		a.Waker.Set(cronrules.Ungranted{Function: function})
 	}
 	return a
 }

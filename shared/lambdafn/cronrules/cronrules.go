@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -180,4 +181,17 @@ func invokedFunction(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("cronrules: unexpected function ARN %q", lc.InvokedFunctionArn)
 	}
 	return strings.Join(parts[:7], ":"), nil
+}
+
+// Ungranted is the Waker of a function that may wake no job (no
+// EnvRulePrefix): a wake is logged as a warning, since work it commits for
+// a due-only job then waits for the daily safety sweep — the function's
+// FunctionAccess entry lacks that job in Wakes.
+type Ungranted struct{ Function string }
+
+// Wake implements wake.Waker: it only logs.
+func (u Ungranted) Wake(ctx context.Context, job string) error {
+	slog.WarnContext(ctx, "cronrules: this function committed work for a due-only job it may not wake; the daily sweep will (add the job to its FunctionAccess Wakes)",
+		"function", u.Function, "job", job)
+	return nil
 }

@@ -3,6 +3,7 @@ package cronrules
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,22 @@ func TestWakeAt(t *testing.T) {
 	}
 	if err := sw.WakeAt(context.Background(), cron.MailOutbox, at); err == nil {
 		t.Fatal("a one-time wake outside a Lambda invocation")
+	}
+}
+
+// TestUngrantedWakeIsLogged: a function without the grant logs each wake
+// (a wiring bug: the work waits for the daily sweep) and reports no error
+// to the committed request.
+func TestUngrantedWakeIsLogged(t *testing.T) {
+	var buf strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	var w wake.Waker = Ungranted{Function: "checkout"}
+	if err := w.Wake(context.Background(), cron.MailOutbox); err != nil {
+		t.Fatal(err)
+	}
+	if s := buf.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "function=checkout") || !strings.Contains(s, "job=mail-outbox") {
+		t.Fatalf("log %q", s)
 	}
 }
