@@ -49,7 +49,7 @@ var ErrNoKeyring = errors.New("coldstart: " + config.EnvKeyring + " is not set (
 // checks the keyring when opts.Keyring, and opens the database pool,
 // bounded and logged (OpenPool).
 func Load(ctx context.Context, lookup func(string) (string, bool), get SecretGetter, opts Options) (*Start, error) {
-	resolved, err := ResolveSecrets(ctx, lookup, get)
+	resolved, err := ResolveSecrets(ctx, opts.Function, lookup, get)
 	if err != nil {
 		return nil, err
 	}

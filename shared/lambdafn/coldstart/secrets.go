@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -76,8 +77,12 @@ func ParseDatabaseSecret(raw string) (DatabaseSecret, error) {
 
 // ResolveSecrets returns lookup with every configuration value that has a
 // secret ARN (and no value of its own) filled from Secrets Manager through
-// get. Without any ARN set (the local stack) get is never called.
-func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get SecretGetter) (func(string) (string, bool), error) {
+// get. Without any ARN set (the local stack) get is never called. Of the
+// operator's settings, function takes only those of its purposes
+// (lambdafn.FunctionSecrets): it reads only its own per-purpose secrets,
+// and from the single operator secret (lambdafn.EnvSecretsArn) keeps only
+// their keys.
+func ResolveSecrets(ctx context.Context, function string, lookup func(string) (string, bool), get SecretGetter) (func(string) (string, bool), error) {
 	filled := map[string]string{}
 	set := func(k string) bool { v, ok := lookup(k); return ok && v != "" }
 	for _, s := range []struct {
@@ -108,18 +113,34 @@ func ResolveSecrets(ctx context.Context, lookup func(string) (string, bool), get
 		}
 		filled[s.env] = v
 	}
-	if arn, _ := lookup(lambdafn.EnvSecretsArn); arn != "" {
-		v, err := get.SecretString(ctx, arn)
-		if err != nil {
-			return nil, fmt.Errorf("coldstart: read secret %s: %w", lambdafn.EnvSecretsArn, err)
+	purposes := lambdafn.FunctionSecrets[function]
+	for _, sec := range lambdafn.OperatorSecrets {
+		arn, _ := lookup(sec.ArnEnv)
+		if arn == "" || !slices.Contains(purposes, sec.Purpose) {
+			continue
 		}
-		var m map[string]string
-		if json.Unmarshal([]byte(v), &m) != nil {
-			return nil, fmt.Errorf("coldstart: %s is not a JSON object of strings", lambdafn.EnvSecretsArn)
+		m, err := settingsSecret(ctx, get, sec.ArnEnv, arn)
+		if err != nil {
+			return nil, err
 		}
 		for k, v := range m {
-			if !strings.HasPrefix(k, "FRAMEBROKER_") || strings.HasSuffix(k, "_ARN") {
-				return nil, fmt.Errorf("coldstart: %s: key %q is not a FRAMEBROKER_ setting", lambdafn.EnvSecretsArn, k)
+			if !slices.Contains(sec.Keys, k) {
+				return nil, fmt.Errorf("coldstart: %s: key %q is not a %s setting", sec.ArnEnv, k, sec.Purpose)
+			}
+			if _, done := filled[k]; !done && !set(k) {
+				filled[k] = v
+			}
+		}
+	}
+	if arn, _ := lookup(lambdafn.EnvSecretsArn); arn != "" {
+		m, err := settingsSecret(ctx, get, lambdafn.EnvSecretsArn, arn)
+		if err != nil {
+			return nil, err
+		}
+		mine := lambdafn.OperatorKeys(function)
+		for k, v := range m {
+			if lambdafn.OperatorKey(k) && !slices.Contains(mine, k) {
+				continue // another function's secret
 			}
 			if _, done := filled[k]; !done && !set(k) {
 				filled[k] = v
@@ -143,6 +164,25 @@ func NewSecretsManagerClient() (*secretsmanager.Client, error) {
 		return nil, err
 	}
 	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = awsenv.Endpoint("SECRETS_MANAGER") }), nil
+}
+
+// settingsSecret reads the secret arn (named by env) as a JSON object of
+// FRAMEBROKER_* settings.
+func settingsSecret(ctx context.Context, get SecretGetter, env, arn string) (map[string]string, error) {
+	v, err := get.SecretString(ctx, arn)
+	if err != nil {
+		return nil, fmt.Errorf("coldstart: read secret %s: %w", env, err)
+	}
+	var m map[string]string
+	if json.Unmarshal([]byte(v), &m) != nil {
+		return nil, fmt.Errorf("coldstart: %s is not a JSON object of strings", env)
+	}
+	for k := range m {
+		if !strings.HasPrefix(k, "FRAMEBROKER_") || strings.HasSuffix(k, "_ARN") {
+			return nil, fmt.Errorf("coldstart: %s: key %q is not a FRAMEBROKER_ setting", env, k)
+		}
+	}
+	return m, nil
 }
 
 // secretsManager is the SecretGetter over AWS Secrets Manager, built on

@@ -3,6 +3,7 @@ package coldstart
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,12 +44,22 @@ func TestResolveSecrets(t *testing.T) {
 		"arn:ops":   `{"FRAMEBROKER_STRIPE_KEY":"sk_live_x","FRAMEBROKER_CRON_SECRET":"not-this-one"}`,
 		"arn:bad":   `{"password": "leaky-secret"`,
 		"arn:evil":  `{"PATH":"/tmp"}`,
+		"arn:all": `{"FRAMEBROKER_STRIPE_KEY":"sk_live_x","FRAMEBROKER_SMTP_PASSWORD":"smtp-pw","FRAMEBROKER_WEBHOOK_KEY":"wh-key",` +
+			`"FRAMEBROKER_TOTP_KEY":"totp-key","FRAMEBROKER_GITHUB_CLIENT_SECRET":"gh","FRAMEBROKER_PUBLIC_URL":"https://app.example"}`,
+		"arn:stripe":      `{"FRAMEBROKER_STRIPE_KEY":"sk_live_s","FRAMEBROKER_STRIPE_WEBHOOK_SECRET":"whsec_s"}`,
+		"arn:smtp":        `{"FRAMEBROKER_SMTP_PASSWORD":"smtp-s"}`,
+		"arn:webhook":     `{"FRAMEBROKER_WEBHOOK_KEY":"wh-s"}`,
+		"arn:stripe-smtp": `{"FRAMEBROKER_STRIPE_KEY":"sk","FRAMEBROKER_SMTP_PASSWORD":"smuggled"}`,
 	}}
+	perPurpose := map[string]string{"FRAMEBROKER_STRIPE_SECRET_ARN": "arn:stripe", "FRAMEBROKER_SMTP_SECRET_ARN": "arn:smtp",
+		"FRAMEBROKER_WEBHOOK_SECRET_ARN": "arn:webhook"}
 	for _, c := range []struct {
-		name    string
-		env     map[string]string
-		want    map[string]string
-		wantErr string
+		name     string
+		function string // "checkout" when empty
+		env      map[string]string
+		want     map[string]string // "" = absent
+		read     []string          // when set: exactly the secrets read
+		wantErr  string
 	}{
 		{name: "local stack: nothing to resolve", env: map[string]string{config.EnvDatabaseURL: "postgres://local"},
 			want: map[string]string{config.EnvDatabaseURL: "postgres://local"}},
@@ -64,13 +75,36 @@ func TestResolveSecrets(t *testing.T) {
 			want: map[string]string{config.EnvKeyring: `{"ed25519":[],"hmac":[]}`}},
 		{name: "operator secrets fill, dedicated secrets win", env: map[string]string{lambdafn.EnvCronSecretArn: "arn:cron", lambdafn.EnvSecretsArn: "arn:ops"},
 			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "sk_live_x", config.EnvCronSecret: "cron-secret-value"}},
+		{name: "ledger takes no operator secret", function: "ledger", env: map[string]string{lambdafn.EnvSecretsArn: "arn:all"},
+			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "", "FRAMEBROKER_SMTP_PASSWORD": "", "FRAMEBROKER_WEBHOOK_KEY": "",
+				"FRAMEBROKER_TOTP_KEY": "", "FRAMEBROKER_GITHUB_CLIENT_SECRET": "", "FRAMEBROKER_PUBLIC_URL": "https://app.example"}},
+		{name: "webhooks takes sealing and smtp only", function: "webhooks", env: map[string]string{lambdafn.EnvSecretsArn: "arn:all"},
+			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "", "FRAMEBROKER_SMTP_PASSWORD": "smtp-pw", "FRAMEBROKER_WEBHOOK_KEY": "wh-key",
+				"FRAMEBROKER_TOTP_KEY": "", "FRAMEBROKER_GITHUB_CLIENT_SECRET": ""}},
+		{name: "auth takes totp, oauth, smtp", function: "auth", env: map[string]string{lambdafn.EnvSecretsArn: "arn:all"},
+			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "", "FRAMEBROKER_SMTP_PASSWORD": "smtp-pw", "FRAMEBROKER_WEBHOOK_KEY": "",
+				"FRAMEBROKER_TOTP_KEY": "totp-key", "FRAMEBROKER_GITHUB_CLIENT_SECRET": "gh"}},
+		{name: "per-purpose: checkout reads stripe and smtp, never the sealing key", env: perPurpose,
+			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "sk_live_s", "FRAMEBROKER_STRIPE_WEBHOOK_SECRET": "whsec_s",
+				"FRAMEBROKER_SMTP_PASSWORD": "smtp-s", "FRAMEBROKER_WEBHOOK_KEY": ""},
+			read: []string{"arn:smtp", "arn:stripe"}},
+		{name: "per-purpose: jobs reads smtp only", function: "jobs", env: perPurpose,
+			want: map[string]string{"FRAMEBROKER_STRIPE_KEY": "", "FRAMEBROKER_SMTP_PASSWORD": "smtp-s", "FRAMEBROKER_WEBHOOK_KEY": ""},
+			read: []string{"arn:smtp"}},
+		{name: "per-purpose: health reads nothing", function: "health", env: perPurpose, read: []string{}},
+		{name: "per-purpose secret may not set another purpose's key", env: map[string]string{"FRAMEBROKER_STRIPE_SECRET_ARN": "arn:stripe-smtp"},
+			wantErr: "not a stripe setting"},
 		{name: "missing secret", env: map[string]string{lambdafn.EnvDatabaseSecretArn: "arn:nope"}, wantErr: "ResourceNotFoundException"},
 		{name: "malformed secret is not quoted", env: map[string]string{lambdafn.EnvDatabaseSecretArn: "arn:bad"}, wantErr: "not valid JSON"},
 		{name: "operator secret may not set other variables", env: map[string]string{lambdafn.EnvSecretsArn: "arn:evil"}, wantErr: "not a FRAMEBROKER_ setting"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			secrets.calls = nil
-			lookup, err := ResolveSecrets(context.Background(), env(c.env), secrets)
+			fn := c.function
+			if fn == "" {
+				fn = "checkout"
+			}
+			lookup, err := ResolveSecrets(context.Background(), fn, env(c.env), secrets)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err %v, want %q", err, c.wantErr)
@@ -99,10 +133,47 @@ func TestResolveSecrets(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
+			if c.read != nil {
+				got := slices.Sorted(slices.Values(secrets.calls))
+				if !slices.Equal(got, c.read) {
+					t.Errorf("read secrets %v, want exactly %v", got, c.read)
+				}
+			}
 			if len(c.env) == 1 && c.env[config.EnvDatabaseURL] != "" && len(secrets.calls) != 0 {
 				t.Fatalf("Secrets Manager called without an ARN: %v", secrets.calls)
 			}
 		})
+	}
+}
+
+// TestOperatorSecretKeys: every setting an operator secret may hold is a
+// configuration variable (a typo would silently never be read), and the
+// purposes do not overlap.
+func TestOperatorSecretKeys(t *testing.T) {
+	known := map[string]bool{}
+	for _, k := range []string{config.EnvStripeKey, config.EnvStripeWebhook, config.EnvSMTPAddr, config.EnvSMTPUsername,
+		config.EnvSMTPPassword, config.EnvMailFrom, config.EnvTOTPKey, config.EnvWebhookKey, config.EnvGoogleClientID,
+		config.EnvGoogleSecret, config.EnvGitHubClientID, config.EnvGitHubSecret} {
+		known[k] = true
+	}
+	seen := map[string]string{}
+	for _, s := range lambdafn.OperatorSecrets {
+		for _, k := range s.Keys {
+			if !known[k] {
+				t.Errorf("%s: %s is not a configuration variable", s.Purpose, k)
+			}
+			if p, dup := seen[k]; dup {
+				t.Errorf("%s is in both %s and %s", k, p, s.Purpose)
+			}
+			seen[k] = s.Purpose
+		}
+	}
+	for fn, ps := range lambdafn.FunctionSecrets {
+		for _, p := range ps {
+			if !slices.ContainsFunc(lambdafn.OperatorSecrets, func(s lambdafn.OperatorSecret) bool { return s.Purpose == p }) {
+				t.Errorf("%s: unknown purpose %s", fn, p)
+			}
+		}
 	}
 }
 

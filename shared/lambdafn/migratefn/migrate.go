@@ -84,7 +84,7 @@ func Handler(lookup func(string) (string, bool), get coldstart.SecretGetter) cfn
 			ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerMargin))
 			defer cancel()
 		}
-		resolved, err := coldstart.ResolveSecrets(ctx, lookup, get)
+		resolved, err := coldstart.ResolveSecrets(ctx, "migrate", lookup, get)
 		if err != nil {
 			return MigratePhysicalID, nil, err
 		}
