@@ -18,18 +18,19 @@ import (
 
 // Online verification of stored bytes (the default GET …/ledger/verify) is
 // bound by moving the events out of Postgres, not by hashing: it reads the
-// range in chunks of hashChunk events on up to hashWorkers connections that
+// range in chunks of hashChunk events on up to hashWorkers connections (one
+// more per hashParallelMin events, each only if the pool has it to spare) that
 // share one snapshot, each worker hashing its chunk as it reads (no per-row
 // allocation: the bytes are hashed where the driver received them), and the
 // caller feeds the checked chunks to the Verifier in seq order.
 const (
 	hashChunk   = 8192
-	hashWorkers = 2
-	// hashParallelMin is the size of a range worth a second connection.
+	hashWorkers = 3
+	// hashParallelMin is the size of a range worth one more connection.
 	hashParallelMin = 2 * hashChunk
-	// secondConnWait bounds the wait for a second pooled connection (a
+	// secondConnWait bounds the wait for each further pooled connection (a
 	// new one is a new Postgres backend); without one, the first worker
-	// reads every chunk.
+	// reads the chunks the others do not.
 	secondConnWait = 2 * time.Second
 )
 
@@ -151,7 +152,7 @@ func hashWalk(ctx context.Context, pool *pgxpool.Pool, ws id.WorkspaceID, from i
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); work(tx0) }()
-	if last-first+1 >= hashParallelMin {
+	for i := 1; i < hashWorkers && last-first+1 >= int64(i)*hashParallelMin; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -198,7 +199,8 @@ func hashWalk(ctx context.Context, pool *pgxpool.Pool, ws id.WorkspaceID, from i
 	return newest, nil
 }
 
-// secondReader opens a read-only transaction on the snapshot of the first
+// secondReader opens a further reader: a read-only transaction on the
+// snapshot of the first
 // reader, if a pooled connection is free within secondConnWait. end
 // rolls it back and returns the connection.
 func secondReader(ctx context.Context, pool *pgxpool.Pool, ws id.WorkspaceID, snap string) (q querier, end func(), err error) {
