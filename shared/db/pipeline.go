@@ -31,9 +31,12 @@ func ConnLost(err error) bool {
 		}
 		return false
 	}
+	// pgconn.ErrConnClosed: the connection was found closed before
+	// anything was sent on it (pgx closed it when an earlier use saw it
+	// die, while the pool still handed it out).
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, pgconn.ErrConnClosed)
 }
 
 // retryable is the one rule for a transparent retry: the connection was

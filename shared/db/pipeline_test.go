@@ -67,3 +67,41 @@ func asPg(err error, pe **pgconn.PgError) bool {
 	}
 	return errors.As(err, pe)
 }
+
+// TestConnLost: the errors a dead connection surfaces are recognised —
+// including pgx's "conn closed" for a connection that an earlier use found
+// dead and closed while the pool could still hand it out (seen as a 500 in
+// TestConnectionLossIsInvisible) — and no others.
+func TestConnLost(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	c, err := d.App.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := c.Hijack()
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, closedErr := conn.Exec(ctx, `SELECT 1`)
+	if closedErr == nil {
+		t.Fatal("a closed connection ran a query")
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		lost bool
+	}{
+		{"query on a closed connection", closedErr, true},
+		{"terminated by the administrator", &pgconn.PgError{Code: "57P01"}, true},
+		{"server shutting down", &pgconn.PgError{Code: "57P02"}, true},
+		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, false},
+		{"plain error", errors.New("boom"), false},
+		{"nil", nil, false},
+	} {
+		if got := db.ConnLost(tc.err); got != tc.lost {
+			t.Errorf("%s (%v): ConnLost = %v, want %v", tc.name, tc.err, got, tc.lost)
+		}
+	}
+}
