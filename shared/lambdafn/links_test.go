@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // linkedPackage is the package a symbol of `go tool nm` belongs to:
@@ -28,30 +30,34 @@ func linkedPackage(sym string) string {
 
 // symbols lists the text symbols (code) of the binary at path by package:
 // what the linker kept, after dead-code elimination.
-func symbols(t *testing.T, path string) map[string]map[string]bool {
+func symbols(t *testing.T, path string) map[string]map[string]int {
 	t.Helper()
-	out, err := exec.Command("go", "tool", "nm", "-type", path).Output()
+	out, err := exec.Command("go", "tool", "nm", "-size", "-type", path).Output()
 	if err != nil {
 		t.Fatalf("go tool nm %s: %v", path, err)
 	}
-	pkgs := map[string]map[string]bool{}
-	add := func(pkg, sym string) {
+	pkgs := map[string]map[string]int{}
+	add := func(pkg, sym string, size int) {
 		if pkgs[pkg] == nil {
-			pkgs[pkg] = map[string]bool{}
+			pkgs[pkg] = map[string]int{}
 		}
-		pkgs[pkg][sym] = true
+		pkgs[pkg][sym] = size
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		// address type name [symbol type]
+		// address size type name [symbol type]
 		f := strings.Fields(sc.Text())
-		if len(f) < 3 || (f[1] != "T" && f[1] != "t") {
+		if len(f) < 4 || (f[2] != "T" && f[2] != "t") {
 			continue
 		}
-		add(linkedPackage(f[2]), f[2])
-		if strings.HasPrefix(f[2], "text/template.(*state).evalCall") {
-			add(templateExec, f[2])
+		size, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("go tool nm: %q", sc.Text())
+		}
+		add(linkedPackage(f[3]), f[3], size)
+		if strings.HasPrefix(f[3], "text/template.(*state).evalCall") {
+			add(templateExec, "evalCall", size)
 		}
 	}
 	return pkgs
@@ -61,18 +67,34 @@ func symbols(t *testing.T, path string) map[string]map[string]bool {
 // code beyond what their initialisers reach (base: the symbols of the
 // initonly binary, which imports everything and reaches nothing; every
 // binary importing a package runs its initialisers, reached or not).
-func linkedPackages(t *testing.T, path string, base map[string]map[string]bool) map[string]bool {
+// Exported methods alone do not count: with template execution the linker
+// keeps every exported method of the types it cannot rule out (a one-line
+// job.Status.Finished in auth does not mean auth uses jobs); a package a
+// function uses brings functions, closures or unexported methods.
+func linkedPackages(t *testing.T, path string, base map[string]map[string]int) map[string]bool {
 	t.Helper()
 	linked := map[string]bool{}
 	for pkg, syms := range symbols(t, path) {
 		for sym := range syms {
-			if !base[pkg][sym] {
+			if _, init := base[pkg][sym]; !init && !exportedMethod(pkg, sym) {
 				linked[pkg] = true
 				break
 			}
 		}
 	}
 	return linked
+}
+
+// exportedMethod reports whether sym is an exported method of a type of
+// pkg ("pkg.(*T).M", "pkg.T.M" with M exported).
+func exportedMethod(pkg, sym string) bool {
+	rest := strings.TrimPrefix(sym, pkg+".")
+	recv, method, ok := strings.Cut(rest, ").")
+	if ok && strings.HasPrefix(recv, "(*") {
+		return !strings.Contains(method, ".") && method != "" && unicode.IsUpper(rune(method[0]))
+	}
+	parts := strings.Split(rest, ".")
+	return len(parts) == 2 && parts[1] != "" && unicode.IsUpper(rune(parts[0][0])) && unicode.IsUpper(rune(parts[1][0]))
 }
 
 // watched are the packages whose presence in a function is decided by its
@@ -83,7 +105,7 @@ var watched = []string{
 	"shared/app", "shared/app/identitywire", "shared/asset", "shared/billing", "shared/blob/s3blob", "shared/broker",
 	"shared/c2pa", "shared/config", "shared/credentials", "shared/cron", "shared/identity", "shared/job",
 	"shared/keyring", "shared/ledger", "shared/mail", "shared/media", "shared/openapi", "shared/pages",
-	"shared/pipeline", "shared/pipeline/sfnaws", "shared/pipeline/sfnlocal", "shared/privacy", "shared/provenance",
+	"shared/pipeline", "shared/pipeline/sfnlocal", "shared/privacy", "shared/provenance",
 	"shared/reconcile", "shared/tenancy", "shared/webhook", "shared/lambdafn/coldstart",
 	stripe, s3, stepFunctions, secretsManager, awsDefaultChain, oidc,
 	templateExec,
@@ -149,18 +171,20 @@ var linkedSets = map[string][]string{
 	"auth":         set(routed, []string{"shared/mail", "shared/pages", templateExec, oidc}),
 	"ledger":       set(routed, []string{"shared/ledger"}),
 	"releases":     set(routed, signing),
-	// oidc: template execution keeps the providers' exported methods.
-	"provenance": set(routed, signing, []string{"shared/mail", "shared/openapi", "shared/pages", templateExec, oidc}),
+	// oidc: template execution keeps the providers' exported methods; its
+	// API document handler (shared/openapi) is built by shared/app's
+	// initialiser, so it counts as init code.
+	"provenance": set(routed, signing, []string{"shared/mail", "shared/pages", templateExec, oidc}),
 	"assets":     set(routed, []string{"shared/asset", "shared/media", "shared/blob/s3blob", s3, awsDefaultChain, "shared/ledger", "shared/webhook"}),
 	"checkout":   set(routed, []string{"shared/billing", "shared/ledger", stripe}),
 	"webhooks":   set(routed, []string{"shared/webhook", "shared/billing", "shared/ledger", "shared/tenancy"}),
 	"workspaces": set(routed, []string{"shared/tenancy", "shared/credentials", "shared/c2pa", "shared/privacy", "shared/billing",
 		"shared/ledger", "shared/mail", "shared/webhook"}),
 	"jobs": set(routed, []string{"shared/job", "shared/billing", "shared/ledger", "shared/tenancy", "shared/webhook", "shared/mail",
-		"shared/pipeline", "shared/pipeline/sfnaws", "shared/blob/s3blob", s3, stepFunctions, awsDefaultChain}),
+		"shared/pipeline", "shared/blob/s3blob", s3, stepFunctions, awsDefaultChain}),
 	"pipeline": set(appBase, steps),
 	"cron": set(routed, steps, []string{"shared/cron", "shared/tenancy", "shared/privacy", "shared/reconcile", "shared/mail",
-		"shared/pipeline/sfnaws", stepFunctions}),
+		stepFunctions}),
 }
 
 // TestFunctionLinks builds every functions/<fn> as `make build` does (for
