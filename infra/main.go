@@ -126,6 +126,15 @@ func run() error {
 			return fmt.Errorf("context corsOrigins: want a list of origins or a comma-separated string, got %T", v)
 		}
 	}
+	var operatorSecrets map[string]string
+	for purpose, key := range stack.OperatorSecretContext {
+		if arn := ctx(key); arn != "" {
+			if operatorSecrets == nil {
+				operatorSecrets = map[string]string{}
+			}
+			operatorSecrets[purpose] = arn
+		}
+	}
 	props := stack.Props{
 		StackProps:              awscdk.StackProps{Env: env, Description: jsii.String("Framebroker: video production backend (see README)")},
 		Table:                   table,
@@ -143,6 +152,7 @@ func run() error {
 		DomainName:              ctx("domainName"),
 		CertificateArn:          ctx("certificateArn"),
 		SecretsArn:              ctx("secretsArn"),
+		OperatorSecretArns:      operatorSecrets,
 		Environment:             environment,
 		AlarmEmail:              ctx("alarmEmail"),
 		S3GatewayEndpoint:       ctx("s3GatewayEndpoint"),

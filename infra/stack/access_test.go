@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // names maps the logical ids of the resources policies point at to
@@ -171,6 +173,14 @@ func expectedGrants(fx *fixture, fn string) map[string]bool {
 			arn = "${keyringSecret}"
 		case SecretOperator:
 			if fx.props.SecretsArn == "" {
+				// Per-purpose secrets: exactly those of the function's
+				// purposes that the operator gave.
+				for _, purpose := range lambdafn.FunctionSecrets[fn] {
+					if a := fx.props.OperatorSecretArns[purpose]; a != "" {
+						want["secretsmanager:GetSecretValue "+a] = true
+						secrets++
+					}
+				}
 				continue
 			}
 			arn = fx.props.SecretsArn
@@ -254,7 +264,10 @@ func ruleArn(fx *fixture, job string) string {
 // and nothing else, no function reads the owner secret but migrate, and no
 // S3 action is a wildcard.
 func TestLeastPrivilegePerFunction(t *testing.T) {
-	for _, f := range variants {
+	for _, f := range append(variants[:len(variants):len(variants)], struct {
+		name string
+		fix  func(*testing.T) *fixture
+	}{"purposes", purposesStack}) {
 		fx := f.fix(t)
 		n := names(fx)
 		fns := deployed(fx.props.Functions)
@@ -330,5 +343,59 @@ func TestFunctionAccessCoversTheTable(t *testing.T) {
 	err := checkAccess(append(fns, "newfunction"), cron.Schedule)
 	if err == nil || !strings.Contains(err.Error(), "newfunction") {
 		t.Fatalf("a function without FunctionAccess entry was accepted: %v", err)
+	}
+}
+
+// operatorSecretsByPurpose is the purposes stack's per-purpose operator
+// secrets.
+var operatorSecretsByPurpose = map[string]string{
+	lambdafn.SecretStripe:  "arn:aws:secretsmanager:eu-west-1:111122223333:secret:fb/stripe-AbCdEf",
+	lambdafn.SecretSMTP:    "arn:aws:secretsmanager:eu-west-1:111122223333:secret:fb/smtp-AbCdEf",
+	lambdafn.SecretTOTP:    "arn:aws:secretsmanager:eu-west-1:111122223333:secret:fb/totp-AbCdEf",
+	lambdafn.SecretWebhook: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:fb/webhook-AbCdEf",
+	lambdafn.SecretOAuth:   "arn:aws:secretsmanager:eu-west-1:111122223333:secret:fb/oauth-AbCdEf",
+}
+
+// purposesStack is the default stack given one operator secret per
+// purpose instead of one for everything.
+func purposesStack(t *testing.T) *fixture {
+	return synth(t, "purposes", func(p *Props) { p.OperatorSecretArns = operatorSecretsByPurpose })
+}
+
+// TestOperatorSecretsPerPurpose (issue 12, "reads only the secrets it
+// needs"): with one secret per purpose, each function is told (env) and
+// may read (TestLeastPrivilegePerFunction checks the grants) exactly the
+// secrets of its purposes: only checkout the Stripe keys, only auth the
+// TOTP and OAuth ones, only webhooks, cron and purge the webhook sealing
+// key; no function is given the one-for-everything secret.
+func TestOperatorSecretsPerPurpose(t *testing.T) {
+	fx := purposesStack(t)
+	fns := find(fx.tpl, "AWS::Lambda::Function")
+	readers := map[string][]string{} // purpose → functions told its ARN
+	for name, fn := range fx.stack.fns.byName {
+		id := *fx.stack.Stack.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement))
+		vars, _ := props(fns[id])["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if _, ok := vars[lambdafn.EnvSecretsArn]; ok {
+			t.Errorf("%s is given %s", name, lambdafn.EnvSecretsArn)
+		}
+		for _, s := range lambdafn.OperatorSecrets {
+			v, ok := vars[s.ArnEnv]
+			if want := slices.Contains(lambdafn.FunctionSecrets[name], s.Purpose); ok != want || (ok && v != operatorSecretsByPurpose[s.Purpose]) {
+				t.Errorf("%s: %s = %v (set %v, want set %v)", name, s.ArnEnv, v, ok, want)
+			}
+			if ok {
+				readers[s.Purpose] = append(readers[s.Purpose], name)
+			}
+		}
+	}
+	for purpose, want := range map[string][]string{
+		lambdafn.SecretStripe:  {"checkout"},
+		lambdafn.SecretTOTP:    {"auth"},
+		lambdafn.SecretOAuth:   {"auth"},
+		lambdafn.SecretWebhook: {"cron", "purge", "webhooks"},
+	} {
+		if got := slices.Sorted(slices.Values(readers[purpose])); !slices.Equal(got, want) {
+			t.Errorf("%s secret told to %v, want %v", purpose, got, want)
+		}
 	}
 }

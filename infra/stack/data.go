@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/framebroker/framebroker/shared/db"
+	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // DatabaseName is the database a new cluster creates.
@@ -80,6 +82,9 @@ type data struct {
 	// operatorSecrets is the operator's JSON secret of FRAMEBROKER_*
 	// settings (nil without the context value).
 	operatorSecrets awssecretsmanager.ISecret
+	// purposeSecrets are the operator's per-purpose secrets
+	// (Props.OperatorSecretArns), by purpose.
+	purposeSecrets map[string]awssecretsmanager.ISecret
 }
 
 func newData(st awscdk.Stack, p Props, n *network) *data {
@@ -148,6 +153,14 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 		EncryptionKey:        d.key,
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{PasswordLength: jsii.Number(48), ExcludePunctuation: jsii.Bool(true)},
 	})
+	for purpose, arn := range p.OperatorSecretArns {
+		if d.purposeSecrets == nil {
+			d.purposeSecrets = map[string]awssecretsmanager.ISecret{}
+		}
+		d.purposeSecrets[purpose] = awssecretsmanager.Secret_FromSecretAttributes(st, jsii.String("OperatorSecret-"+purpose), &awssecretsmanager.SecretAttributes{
+			SecretCompleteArn: jsii.String(arn), EncryptionKey: d.key,
+		})
+	}
 	if p.SecretsArn != "" {
 		d.operatorSecrets = awssecretsmanager.Secret_FromSecretAttributes(st, jsii.String("OperatorSecrets"), &awssecretsmanager.SecretAttributes{
 			SecretCompleteArn: jsii.String(p.SecretsArn), EncryptionKey: d.key,
@@ -260,6 +273,24 @@ func newData(st awscdk.Stack, p Props, n *network) *data {
 		rotate("OwnerDatabaseRotation", d.ownerSecret)
 	}
 	return d
+}
+
+// operatorSecretArns are the operator secrets function may read, by the
+// environment variable that names each: the one JSON secret (secretsArn)
+// if the operator gave one, else the per-purpose secrets of the
+// function's purposes (lambdafn.FunctionSecrets) that the operator gave.
+func (d *data) operatorSecretArns(function string) map[string]*string {
+	out := map[string]*string{}
+	if d.operatorSecrets != nil {
+		out[lambdafn.EnvSecretsArn] = d.operatorSecrets.SecretArn()
+		return out
+	}
+	for _, s := range lambdafn.OperatorSecrets {
+		if sec := d.purposeSecrets[s.Purpose]; sec != nil && slices.Contains(lambdafn.FunctionSecrets[function], s.Purpose) {
+			out[s.ArnEnv] = sec.SecretArn()
+		}
+	}
+	return out
 }
 
 // secretArn is the ARN of one of the stack's secrets (nil: the operator

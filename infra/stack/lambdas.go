@@ -1,7 +1,9 @@
 package stack
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -53,7 +55,11 @@ func newLambdas(st awscdk.Stack, p Props, n *network, d *data, dlq awssqs.IQueue
 			env[EnvDatabaseWait] = jsii.String(ResumeWait) // the cluster may be paused
 		}
 		for _, s := range acc.Secrets {
-			if arn := d.secretArn(s); arn != nil {
+			if s == SecretOperator {
+				for k, arn := range d.operatorSecretArns(name) {
+					env[k] = arn
+				}
+			} else if arn := d.secretArn(s); arn != nil {
 				env[secretEnv[s]] = arn
 			}
 		}
@@ -162,7 +168,12 @@ func grantAccess(st awscdk.Stack, role awsiam.Role, name string, acc Access, log
 	add(statement(eniActions, jsii.String("*")))
 	var arns []*string
 	for _, s := range acc.Secrets {
-		if arn := d.secretArn(s); arn != nil {
+		if s == SecretOperator {
+			ops := d.operatorSecretArns(name)
+			for _, k := range slices.Sorted(maps.Keys(ops)) {
+				arns = append(arns, ops[k])
+			}
+		} else if arn := d.secretArn(s); arn != nil {
 			arns = append(arns, arn)
 		}
 	}

@@ -182,6 +182,19 @@ func TestOptionsRefusedAtSynth(t *testing.T) {
 		{"image tag instead of digest", func(p *Props) { p.WorkerImageDigest = "latest" }, "workerImageDigest must be sha256"},
 		{"image repository without digest", func(p *Props) { p.WorkerImageRepository = "framebroker-worker" }, "workerImageRepository needs workerImageDigest"},
 		{"function without access entry", func(p *Props) { p.Functions = append(append([]string{}, fns...), "thumbnails") }, "thumbnails"},
+		{"per-purpose operator secrets", func(p *Props) {
+			p.OperatorSecretArns = map[string]string{"stripe": "arn:aws:secretsmanager:eu-west-1:1:secret:stripe"}
+		}, ""},
+		{"one operator secret and per-purpose ones", func(p *Props) {
+			p.SecretsArn = "arn:aws:secretsmanager:eu-west-1:1:secret:all"
+			p.OperatorSecretArns = map[string]string{"stripe": "arn:aws:secretsmanager:eu-west-1:1:secret:stripe"}
+		}, "exclude each other"},
+		{"per-purpose secret that is not an ARN", func(p *Props) {
+			p.OperatorSecretArns = map[string]string{"smtp": "prod/smtp"}
+		}, "smtpSecretArn"},
+		{"unknown operator secret purpose", func(p *Props) {
+			p.OperatorSecretArns = map[string]string{"billing": "arn:aws:secretsmanager:eu-west-1:1:secret:b"}
+		}, `purpose "billing"`},
 		{"a woken job not due-only", func(p *Props) {
 			p.Schedule = []cron.Entry{{Name: cron.WebhookRetries, Rate: time.Minute}}
 		}, `wakes "`},

@@ -23,10 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -35,6 +37,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/framebroker/framebroker/shared/cron"
+	"github.com/framebroker/framebroker/shared/lambdafn"
 )
 
 // Props configure the stack. Paths are absolute or relative to the process's
@@ -97,6 +100,13 @@ type Props struct {
 	// SMTP password, OAuth client secrets), read by every Lambda at cold
 	// start (lambdafn.EnvSecretsArn).
 	SecretsArn string
+	// OperatorSecretArns are the operator's settings as one secret per
+	// purpose (lambdafn.OperatorSecrets: stripe, smtp, totp,
+	// webhook-sealing, oauth → secret ARN), instead of SecretsArn: each
+	// function is then granted and told only the secrets of its purposes
+	// (lambdafn.FunctionSecrets), so e.g. the jobs function cannot read
+	// the Stripe key. Context values stripeSecretArn, smtpSecretArn, ….
+	OperatorSecretArns map[string]string
 	// Environment adds non-secret FRAMEBROKER_* settings to every Lambda
 	// (mail sender, SMTP host, public URL, OAuth client ids, …).
 	Environment map[string]string
@@ -123,6 +133,16 @@ const (
 	S3EndpointExisting = "existing"
 )
 
+// OperatorSecretContext is the context value naming each purpose's
+// operator secret (Props.OperatorSecretArns).
+var OperatorSecretContext = map[string]string{
+	lambdafn.SecretStripe:  "stripeSecretArn",
+	lambdafn.SecretSMTP:    "smtpSecretArn",
+	lambdafn.SecretTOTP:    "totpSecretArn",
+	lambdafn.SecretWebhook: "webhookSecretArn",
+	lambdafn.SecretOAuth:   "oauthSecretArn",
+}
+
 // Validate refuses option combinations that synth would accept and a
 // deploy would reject or mishandle, saying what is missing.
 func (p Props) Validate() error {
@@ -130,6 +150,16 @@ func (p Props) Validate() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if err := checkAccess(p.Functions, p.Schedule); err != nil {
 		errs = append(errs, err)
+	}
+	if p.SecretsArn != "" && len(p.OperatorSecretArns) > 0 {
+		bad("secretsArn and the per-purpose secrets (%s) exclude each other: give one JSON secret for every setting, or one secret per purpose", strings.Join(slices.Sorted(maps.Values(OperatorSecretContext)), ", "))
+	}
+	for purpose, arn := range p.OperatorSecretArns {
+		if _, ok := OperatorSecretContext[purpose]; !ok {
+			bad("operator secret purpose %q is not one of %s", purpose, strings.Join(slices.Sorted(maps.Keys(OperatorSecretContext)), ", "))
+		} else if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":secretsmanager:") {
+			bad("%s: %q is not a Secrets Manager secret ARN", OperatorSecretContext[purpose], arn)
+		}
 	}
 	if p.DatabaseSecurityGroupID != "" && p.VpcID == "" {
 		bad("databaseSecurityGroupId needs vpcId: the Lambdas must run in the database's VPC to reach it through that security group")
